@@ -1,0 +1,221 @@
+import { tf } from "./tf.ts";
+import { describeBackend, useBackend } from "./backend.ts";
+import { type Knobs, parseRunArgs, type RunConfig, usage, UsageError } from "./cli.ts";
+import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
+import { EchoData } from "./echo_data.ts";
+import { SimpleRNN } from "./models.ts";
+import { makeOptimizer } from "./optim.ts";
+import { Progress } from "./progress.ts";
+import { echoCheck, testEpoch, trainEpoch } from "./train.ts";
+
+/** Test accuracy (%) at or above which a replica counts as a success. */
+export const SUCCESS_ACCURACY = 99;
+
+/** Columns of every experiment CSV, in order. */
+export const CSV_COLUMNS = [
+  "experiment",
+  "run_id",
+  "seed",
+  "phase",
+  "epoch",
+  "train_loss",
+  "train_acc",
+  "test_acc",
+  "echo_correct",
+  "status",
+  "seconds",
+  "backend",
+  "cell",
+  "echo_step",
+  "hidden",
+  "layers",
+  "bptt",
+  "batch",
+  "series",
+  "lr",
+  "optimizer",
+  "clip",
+  "fixed_series",
+  "epochs",
+] as const;
+
+/** What an experiment script declares: its name, its notebook section, its knobs. */
+export interface ExperimentSpec {
+  /** Name in CSVs and file names, e.g. "echo3". */
+  name: string;
+  /** deno task that runs it, for --help. */
+  task: string;
+  /** One paragraph for --help. */
+  about: string;
+  knobs: Knobs;
+  /** Run the notebook's random-sequence check (cells 13-16) after the test. */
+  echoCheck?: boolean;
+}
+
+/** Per-replica outcome of a run. */
+export interface ExperimentResult {
+  config: RunConfig;
+  csvPath: string;
+  testAccuracy: number[];
+  diverged: boolean[];
+  successes: number;
+}
+
+/** Parses flags; on bad input prints one line and exits 2, on --help prints usage and exits 0. */
+export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig {
+  try {
+    const cfg = parseRunArgs(argv, spec.knobs);
+    if (cfg) return cfg;
+    console.log(usage(spec.task, spec.about, spec.knobs));
+    Deno.exit(0);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`error: ${err.message}`);
+    Deno.exit(2);
+  }
+}
+
+const pct = (x: number) => `${x.toFixed(1)}%`;
+
+/**
+ * Runs the notebook's "Putting it all together" for S replicas: train
+ * `epochs` epochs, test, optionally check one random sequence, printing the
+ * notebook's lines and logging every epoch of every replica to CSV.
+ */
+export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.args): Promise<ExperimentResult> {
+  const cfg = configFromArgs(spec, argv);
+  let backend;
+  try {
+    backend = await useBackend(cfg.backend);
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    Deno.exit(2);
+  }
+  const S = cfg.seeds.length;
+  console.log(describeBackend(backend));
+  console.log(`config: ${JSON.stringify({ experiment: spec.name, ...cfg, seeds: compactSeeds(cfg.seeds) })}`);
+
+  const dataFor = (stream: string) =>
+    cfg.seeds.map((seed) =>
+      new EchoData({
+        echoStep: cfg.echoStep,
+        batchSize: cfg.batch,
+        seriesLength: cfg.series,
+        truncatedLength: cfg.bptt,
+        seed,
+        stream,
+        fixedSeries: cfg.fixedSeries,
+      })
+    );
+  const trainData = dataFor("train"), testData = dataFor("test");
+  const model = new SimpleRNN({
+    cell: cfg.cell,
+    hidden: cfg.hidden,
+    layers: cfg.layers,
+    seeds: cfg.seeds,
+    identityScale: cfg.identityScale,
+  });
+  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr);
+  console.log(`model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${model.parameterCount} parameters, ${S} replica(s)`);
+
+  const runId = newRunId();
+  const log = CsvLog.create(`${cfg.out}/${spec.name}-${runId}.csv`, CSV_COLUMNS);
+  const common = (r: number): Record<string, CsvValue> => ({
+    experiment: spec.name,
+    run_id: runId,
+    seed: cfg.seeds[r],
+    backend: backend.name,
+    cell: cfg.cell,
+    echo_step: cfg.echoStep,
+    hidden: cfg.hidden,
+    layers: cfg.layers,
+    bptt: cfg.bptt,
+    batch: cfg.batch,
+    series: cfg.series,
+    lr: cfg.lr,
+    optimizer: cfg.optimizer,
+    clip: cfg.clip,
+    fixed_series: cfg.fixedSeries,
+    epochs: cfg.epochs,
+  });
+  const tag = (r: number) => (S > 1 ? `[seed ${cfg.seeds[r]}] ` : "");
+  const alive: boolean[] = Array(S).fill(true);
+  const progress = new Progress();
+
+  let state: tf.Tensor3D[] | null = null;
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    const t0 = performance.now();
+    progress.begin(`epoch ${epoch}/${cfg.epochs}`);
+    const res = trainEpoch(model, optimizer, trainData, state, {
+      clip: cfg.clip,
+      alive,
+      onStep: (d, n, l, a) => progress.update(d, n, l, a),
+    });
+    progress.end();
+    state = res.state;
+    const seconds = (performance.now() - t0) / 1000;
+    const rows = cfg.seeds.map((_, r) => {
+      const acc = (res.correct[r] / res.digits) * 100;
+      if (alive[r]) {
+        console.log(`${tag(r)}Train Epoch: ${epoch}/${cfg.epochs}, loss: ${res.loss[r].toFixed(3)}, accuracy ${pct(acc)}`);
+      } else console.log(`${tag(r)}Train Epoch: ${epoch}/${cfg.epochs}, diverged (loss not finite)`);
+      return {
+        ...common(r),
+        phase: "train",
+        epoch,
+        train_loss: alive[r] ? res.loss[r] : "",
+        train_acc: alive[r] ? acc : "",
+        status: alive[r] ? "ok" : "diverged",
+        seconds: seconds.toFixed(3),
+      };
+    });
+    log.append(...rows);
+  }
+
+  const t0 = performance.now();
+  progress.begin("test");
+  const test = testEpoch(model, testData, state, (d, n, l, a) => progress.update(d, n, l, a));
+  progress.end();
+  tf.dispose(test.state);
+  const testAccuracy = test.correct.map((c) => (c / test.digits) * 100);
+  testAccuracy.forEach((a, r) => console.log(`${tag(r)}Test accuracy: ${alive[r] ? pct(a) : "diverged"}`));
+
+  const checks = spec.echoCheck ? echoCheck(model, cfg.seeds, cfg.echoStep) : null;
+  if (checks) printEchoChecks(checks, cfg.seeds, tag);
+  log.append(...cfg.seeds.map((_, r) => ({
+    ...common(r),
+    phase: "test",
+    epoch: cfg.epochs,
+    test_acc: alive[r] ? testAccuracy[r] : "",
+    echo_correct: checks ? checks[r].correct : "",
+    status: alive[r] ? "ok" : "diverged",
+    seconds: ((performance.now() - t0) / 1000).toFixed(3),
+  })));
+
+  const diverged = alive.map((a) => !a);
+  const successes = testAccuracy.filter((a, r) => alive[r] && a >= SUCCESS_ACCURACY).length;
+  console.log(
+    `success rate: ${successes}/${S} seeds reached >= ${SUCCESS_ACCURACY}% test accuracy` +
+      (diverged.some(Boolean) ? `, ${diverged.filter(Boolean).length} diverged` : ""),
+  );
+  console.log(`csv: ${log.path}`);
+  optimizer.dispose();
+  model.dispose();
+  return { config: cfg, csvPath: log.path, testAccuracy, diverged, successes };
+}
+
+function printEchoChecks(checks: ReturnType<typeof echoCheck>, seeds: number[], tag: (r: number) => string): void {
+  if (seeds.length === 1) {
+    console.log("Input sequence:");
+    console.log(checks[0].input.join(" "));
+    console.log("Echoing sequence:");
+    console.log(checks[0].output.join(" "));
+  }
+  checks.forEach((c, r) => console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`));
+}
+
+/** "1..64" for consecutive seeds, the list otherwise. */
+function compactSeeds(seeds: number[]): string {
+  const consecutive = seeds.every((s, i) => i === 0 || s === seeds[i - 1] + 1);
+  return consecutive && seeds.length > 2 ? `${seeds[0]}..${seeds[seeds.length - 1]}` : seeds.join(",");
+}

@@ -1,0 +1,186 @@
+import { tf } from "./tf.ts";
+import { Rng } from "./rng.ts";
+
+/** Recurrent cells the suite implements with PyTorch's equations. */
+export const CELLS = ["rnn", "lstm", "gru", "irnn"] as const;
+export type CellKind = typeof CELLS[number];
+
+/** Gate blocks stacked in PyTorch's weight matrices: LSTM i,f,g,o; GRU r,z,n. */
+const GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
+
+/** Options of {@linkcode SimpleRNN}. */
+export interface ModelOptions {
+  /** Recurrent cell. Default "rnn" (the notebook's ReLU RNN). */
+  cell?: CellKind;
+  /** Hidden units H per layer. */
+  hidden: number;
+  /** Stacked recurrent layers. Default 1. */
+  layers?: number;
+  /** Features per input step. Default 1. */
+  inputSize?: number;
+  /** One seed per replica; the replica count is its length. */
+  seeds: number[];
+  /** Scale of the identity recurrent matrix of `irnn`. Default 1. */
+  identityScale?: number;
+}
+
+/**
+ * Recurrent state, one `[S, B, H]` tensor per layer (LSTM: h of every layer,
+ * then c of every layer). `null` means zeros, as PyTorch's `hidden=None`.
+ */
+export type State = tf.Tensor3D[] | null;
+
+/**
+ * The notebook's `SimpleRNN`: `layers` stacked recurrent layers of `hidden`
+ * units, batch-first, then `Linear(hidden, 1)` giving one logit per step.
+ *
+ * Written at the op level with PyTorch's equations and initialisation (every
+ * recurrent weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), the Linear weight and
+ * bias ~ U(-1/sqrt(H), 1/sqrt(H))). Every parameter carries a leading replica
+ * axis S: `params.get("rnn.weight_hh_l0")` is `[S, H, H]`, named as in
+ * PyTorch, so S independent models train in one batched computation.
+ */
+export class SimpleRNN {
+  readonly cell: CellKind;
+  readonly hidden: number;
+  readonly layers: number;
+  readonly inputSize: number;
+  readonly replicas: number;
+  readonly params = new Map<string, tf.Variable>();
+
+  constructor(opts: ModelOptions) {
+    this.cell = opts.cell ?? "rnn";
+    this.hidden = opts.hidden;
+    this.layers = opts.layers ?? 1;
+    this.inputSize = opts.inputSize ?? 1;
+    this.replicas = opts.seeds.length;
+    const H = this.hidden, G = GATES[this.cell] * H;
+    const shapes: [string, number[]][] = [];
+    for (let l = 0; l < this.layers; l++) {
+      shapes.push(
+        [`rnn.weight_ih_l${l}`, [G, l === 0 ? this.inputSize : H]],
+        [`rnn.weight_hh_l${l}`, [G, H]],
+        [`rnn.bias_ih_l${l}`, [G]],
+        [`rnn.bias_hh_l${l}`, [G]],
+      );
+    }
+    shapes.push(["linear.weight", [1, H]], ["linear.bias", [1]]);
+    const rngs = opts.seeds.map((s) => Rng.derive(s, "init"));
+    for (const [name, shape] of shapes) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(this.replicas * size);
+      rngs.forEach((rng, r) => {
+        const slice = data.subarray(r * size, (r + 1) * size);
+        initParam(this.cell, name, shape, H, rng, opts.identityScale ?? 1, slice);
+      });
+      this.params.set(name, tf.variable(tf.tensor(data, [this.replicas, ...shape]), true));
+    }
+  }
+
+  /** Trainable numbers of one replica (PyTorch's count: 33 for rnn, H 4, one layer). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size / this.replicas;
+    return n;
+  }
+
+  /** The parameters in a fixed order, for optimizers and gradients. */
+  get variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  /** Zeros for every state tensor, as PyTorch's `hidden=None`. */
+  zeroState(batch: number): tf.Tensor3D[] {
+    const n = this.cell === "lstm" ? 2 * this.layers : this.layers;
+    return Array.from({ length: n }, () => tf.zeros([this.replicas, batch, this.hidden]) as tf.Tensor3D);
+  }
+
+  /** Overwrites replica `r` of parameter `name` (PyTorch layout, row-major). */
+  setParam(name: string, r: number, data: ArrayLike<number>): void {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`SimpleRNN: no parameter ${name}`);
+    const all = v.dataSync().slice();
+    const size = v.size / this.replicas;
+    if (data.length !== size) throw new Error(`SimpleRNN: ${name} takes ${size} numbers, got ${data.length}`);
+    all.set(data, r * size);
+    v.assign(tf.tensor(all, v.shape));
+  }
+
+  /**
+   * Runs the sequence `x` `[S, B, T, in]` from `state` and returns the logits
+   * `[S, B, T, 1]` and the final state.
+   */
+  forward(x: tf.Tensor4D, state: State): { logits: tf.Tensor4D; state: tf.Tensor3D[] } {
+    const [S, B, T] = x.shape;
+    const H = this.hidden;
+    const s0 = state ?? this.zeroState(B);
+    const finals: tf.Tensor3D[] = [];
+    const finalCells: tf.Tensor3D[] = [];
+    let input: tf.Tensor4D = x;
+    for (let l = 0; l < this.layers; l++) {
+      const p = (n: string) => this.params.get(`rnn.${n}_l${l}`)!;
+      const wih = p("weight_ih"), whh = p("weight_hh"), bih = p("bias_ih"), bhh = p("bias_hh");
+      const inSize = input.shape[3];
+      const G = whh.shape[1] as number;
+      // The input projection of every step in one matmul; it does not depend on h.
+      let xp = tf.reshape(tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true), [S, B, T, G]);
+      xp = tf.add(xp, tf.reshape(bih, [S, 1, 1, G]));
+      const bh = tf.reshape(bhh, [S, 1, G]);
+      if (this.cell !== "gru") xp = tf.add(xp, tf.reshape(bh, [S, 1, 1, G])); // b_hh folds in except for GRU's n gate
+      const steps = tf.unstack(xp, 2) as tf.Tensor3D[];
+      let h = s0[l];
+      let c = this.cell === "lstm" ? s0[this.layers + l] : h;
+      const outs: tf.Tensor3D[] = [];
+      for (const xt of steps) {
+        const hh = tf.matMul(h, whh as tf.Tensor3D, false, true);
+        if (this.cell === "rnn" || this.cell === "irnn") {
+          h = tf.relu(tf.add(xt, hh));
+        } else if (this.cell === "lstm") {
+          const [i, f, g, o] = tf.split(tf.add(xt, hh), 4, 2);
+          c = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
+          h = tf.mul(tf.sigmoid(o), tf.tanh(c));
+        } else {
+          const [xr, xz, xn] = tf.split(xt, 3, 2);
+          const [hr, hz, hn] = tf.split(tf.add(hh, bh), 3, 2);
+          const r = tf.sigmoid(tf.add(xr, hr));
+          const z = tf.sigmoid(tf.add(xz, hz));
+          const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+          h = tf.add(n, tf.mul(z, tf.sub(h, n))); // (1 - z) * n + z * h
+        }
+        outs.push(h);
+      }
+      finals.push(h);
+      if (this.cell === "lstm") finalCells.push(c);
+      input = tf.stack(outs, 2) as tf.Tensor4D;
+    }
+    const w = this.params.get("linear.weight")! as tf.Tensor3D;
+    const b = tf.reshape(this.params.get("linear.bias")!, [S, 1, 1]);
+    const logits = tf.reshape(tf.add(tf.matMul(tf.reshape(input, [S, B * T, H]), w, false, true), b), [S, B, T, 1]);
+    return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
+  }
+
+  /** Frees every parameter. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
+
+function initParam(
+  cell: CellKind,
+  name: string,
+  shape: number[],
+  hidden: number,
+  rng: Rng,
+  identityScale: number,
+  out: Float32Array,
+): void {
+  if (cell === "irnn" && name.startsWith("rnn.bias")) return; // zeros
+  if (cell === "irnn" && name.startsWith("rnn.weight_hh")) {
+    for (let i = 0; i < shape[0]; i++) out[i * shape[1] + i] = identityScale;
+    return;
+  }
+  // PyTorch: RNN/LSTM/GRU draw every weight and bias from U(-1/sqrt(H), 1/sqrt(H));
+  // Linear(H, 1) draws weight and bias from U(-1/sqrt(fan_in)), and fan_in is H too.
+  const bound = 1 / Math.sqrt(hidden);
+  for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-bound, bound);
+}

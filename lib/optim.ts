@@ -1,0 +1,145 @@
+import { tf } from "./tf.ts";
+import { perReplica } from "./loss.ts";
+
+/** Optimizers the suite implements with PyTorch's update rules. */
+export const OPTIMIZERS = ["rmsprop", "adam"] as const;
+export type OptimizerName = typeof OPTIMIZERS[number];
+
+/** An optimizer over replica-stacked variables (leading axis S). */
+export interface Optimizer {
+  /**
+   * Applies one update from `grads` (same order as the variables). Replicas
+   * whose `alive` entry is false keep their parameters and moments.
+   */
+  step(grads: tf.Tensor[], alive?: boolean[]): void;
+  dispose(): void;
+}
+
+/** Options of {@linkcode RMSprop}, PyTorch's defaults except lr (the notebook's 0.001). */
+export interface RMSpropOptions {
+  /** Learning rate. Default 0.001. */
+  lr?: number;
+  /** Smoothing constant of the squared-gradient average. Default 0.99 (tfjs uses 0.9). */
+  alpha?: number;
+  /** Added to sqrt(v), outside the root as in PyTorch (tfjs adds it inside). Default 1e-8. */
+  eps?: number;
+}
+
+/** Options of {@linkcode Adam}, PyTorch's defaults. */
+export interface AdamOptions {
+  /** Learning rate. Default 0.001. */
+  lr?: number;
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Added to sqrt(v_hat). Default 1e-8. */
+  eps?: number;
+}
+
+function assignMasked(v: tf.Variable, next: tf.Tensor, mask: tf.Tensor | null): void {
+  v.assign(mask ? tf.where(tf.broadcastTo(mask, v.shape), next, v) : next);
+}
+
+function aliveMask(alive: boolean[] | undefined, rank: number): tf.Tensor | null {
+  if (!alive || alive.every(Boolean)) return null;
+  return tf.tensor(alive.map((a) => (a ? 1 : 0)), [alive.length, ...Array(rank - 1).fill(1)], "bool");
+}
+
+/** `torch.optim.RMSprop`: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps). */
+export class RMSprop implements Optimizer {
+  readonly lr: number;
+  readonly alpha: number;
+  readonly eps: number;
+  #vars: tf.Variable[];
+  #sq: tf.Variable[];
+
+  constructor(vars: tf.Variable[], opts: RMSpropOptions = {}) {
+    this.lr = opts.lr ?? 0.001;
+    this.alpha = opts.alpha ?? 0.99;
+    this.eps = opts.eps ?? 1e-8;
+    this.#vars = vars;
+    this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+  }
+
+  step(grads: tf.Tensor[], alive?: boolean[]): void {
+    tf.tidy(() => {
+      this.#vars.forEach((p, i) => {
+        const g = grads[i], sq = this.#sq[i];
+        const mask = aliveMask(alive, p.rank);
+        const v = tf.add(tf.mul(sq, this.alpha), tf.mul(tf.square(g), 1 - this.alpha));
+        const next = tf.sub(p, tf.div(tf.mul(g, this.lr), tf.add(tf.sqrt(v), this.eps)));
+        assignMasked(sq, v, mask);
+        assignMasked(p, next, mask);
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.#sq) v.dispose();
+  }
+}
+
+/** `torch.optim.Adam` with bias correction, as PyTorch computes it. */
+export class Adam implements Optimizer {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  #vars: tf.Variable[];
+  #m: tf.Variable[];
+  #v: tf.Variable[];
+  #t = 0;
+
+  constructor(vars: tf.Variable[], opts: AdamOptions = {}) {
+    this.lr = opts.lr ?? 0.001;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.#vars = vars;
+    this.#m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    this.#v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+  }
+
+  step(grads: tf.Tensor[], alive?: boolean[]): void {
+    this.#t++;
+    const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
+    tf.tidy(() => {
+      this.#vars.forEach((p, i) => {
+        const g = grads[i];
+        const mask = aliveMask(alive, p.rank);
+        const m = tf.add(tf.mul(this.#m[i], this.beta1), tf.mul(g, 1 - this.beta1));
+        const v = tf.add(tf.mul(this.#v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(c2)), this.eps);
+        const next = tf.sub(p, tf.mul(tf.div(m, denom), this.lr / c1));
+        assignMasked(this.#m[i], m, mask);
+        assignMasked(this.#v[i], v, mask);
+        assignMasked(p, next, mask);
+      });
+    });
+  }
+
+  dispose(): void {
+    for (const v of [...this.#m, ...this.#v]) v.dispose();
+  }
+}
+
+/** Builds the optimizer `name` over `vars` with learning rate `lr`. */
+export function makeOptimizer(name: OptimizerName, vars: tf.Variable[], lr: number): Optimizer {
+  return name === "adam" ? new Adam(vars, { lr }) : new RMSprop(vars, { lr });
+}
+
+/**
+ * `torch.nn.utils.clip_grad_norm_` applied to each replica on its own: the
+ * global L2 norm over all of a replica's gradients is scaled down to
+ * `maxNorm` (coefficient maxNorm / (norm + 1e-6), capped at 1). Returns the
+ * clipped gradients and each replica's norm before clipping.
+ */
+export function clipGradNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norms: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const norms = tf.sqrt(tf.addN(grads.map((g) => perReplica(tf.square(g), "sum")))) as tf.Tensor1D;
+    const coef = tf.minimum(tf.div(maxNorm, tf.add(norms, 1e-6)), 1);
+    const clipped = grads.map((g) => tf.mul(g, tf.reshape(coef, [coef.size, ...Array(g.rank - 1).fill(1)])));
+    return { grads: clipped, norms };
+  });
+}

@@ -1,0 +1,168 @@
+import { tf } from "./tf.ts";
+import type { EchoData } from "./echo_data.ts";
+import type { SimpleRNN, State } from "./models.ts";
+import { bceWithLogits, correctDigits } from "./loss.ts";
+import { clipGradNorm, type Optimizer } from "./optim.ts";
+import { Rng } from "./rng.ts";
+
+/** Chunk `index` of every replica's data as `[S, B, T, 1]` inputs and targets. */
+export function stackChunks(datas: EchoData[], index: number): { x: tf.Tensor4D; y: tf.Tensor4D } {
+  const chunks = datas.map((d) => d.chunk(index));
+  const { batchSize: B, truncatedLength: T } = datas[0];
+  const x = new Float32Array(datas.length * B * T), y = new Float32Array(datas.length * B * T);
+  chunks.forEach((c, r) => {
+    x.set(c.x, r * B * T);
+    y.set(c.y, r * B * T);
+  });
+  return { x: tf.tensor4d(x, [datas.length, B, T, 1]), y: tf.tensor4d(y, [datas.length, B, T, 1]) };
+}
+
+/** Called after every step with running means over the replicas still alive. */
+export type OnStep = (done: number, total: number, loss: number, accuracy: number) => void;
+
+/** Options of {@linkcode trainEpoch}. */
+export interface TrainOptions {
+  /** Global gradient-norm clipping per replica; 0 or undefined disables it. */
+  clip?: number;
+  /**
+   * Replicas still training, one flag each. A replica whose loss turns NaN or
+   * Inf is set false here and keeps its parameters from then on. Default: all.
+   */
+  alive?: boolean[];
+  onStep?: OnStep;
+}
+
+/** What one pass over the data measured, per replica. */
+export interface EpochResult {
+  /** Digits predicted right. */
+  correct: number[];
+  /** Loss of the last chunk (what the notebook prints). */
+  loss: number[];
+  /** Digits seen per replica (chunks x batch x T). */
+  digits: number;
+  /** The final state, owned by the caller. */
+  state: tf.Tensor3D[];
+}
+
+function disposeState(state: State): void {
+  if (state) tf.dispose(state);
+}
+
+/**
+ * One epoch of the notebook's `train(hidden)`: chunks in order, mean
+ * BCE-with-logits, one optimizer step per chunk, and the state of each chunk
+ * carried into the next as a constant (truncated BPTT: no gradient flows
+ * through it). Takes ownership of `state` and returns the final one.
+ *
+ * The loss differentiated is the sum of the replicas' mean losses, so each
+ * replica's gradient is exactly its own.
+ */
+export function trainEpoch(
+  model: SimpleRNN,
+  optimizer: Optimizer,
+  datas: EchoData[],
+  state: State,
+  opts: TrainOptions = {},
+): EpochResult {
+  const S = model.replicas, n = datas[0].length;
+  const alive = opts.alive ?? Array(S).fill(true);
+  const correct = Array(S).fill(0), loss = Array(S).fill(NaN);
+  const vars = model.variables;
+  const perStep = datas[0].batchSize * datas[0].truncatedLength;
+  for (let i = 0; i < n; i++) {
+    let next: tf.Tensor3D[] = [];
+    let lossT!: tf.Tensor1D, correctT!: tf.Tensor1D;
+    tf.tidy(() => {
+      const { x, y } = stackChunks(datas, i);
+      const { grads } = tf.variableGrads(() => {
+        const out = model.forward(x, state);
+        next = out.state.map((t) => tf.keep(t));
+        lossT = tf.keep(bceWithLogits(out.logits, y));
+        correctT = tf.keep(correctDigits(out.logits, y));
+        return tf.sum(lossT) as tf.Scalar;
+      }, vars);
+      const losses = lossT.dataSync();
+      for (let r = 0; r < S; r++) if (alive[r] && !Number.isFinite(losses[r])) alive[r] = false;
+      let g = vars.map((v) => grads[v.name]);
+      if (opts.clip) g = clipGradNorm(g, opts.clip).grads;
+      optimizer.step(g, alive);
+    });
+    const losses = lossT.dataSync(), right = correctT.dataSync();
+    for (let r = 0; r < S; r++) {
+      if (!alive[r]) continue;
+      loss[r] = losses[r];
+      correct[r] += right[r];
+    }
+    tf.dispose([lossT, correctT]);
+    disposeState(state);
+    state = next;
+    if (opts.onStep) {
+      const live = alive.map((a, r) => (a ? r : -1)).filter((r) => r >= 0);
+      const meanLoss = live.reduce((a, r) => a + losses[r], 0) / Math.max(1, live.length);
+      const meanAcc = live.reduce((a, r) => a + correct[r], 0) / Math.max(1, live.length) / ((i + 1) * perStep) * 100;
+      opts.onStep(i + 1, n, meanLoss, meanAcc);
+    }
+  }
+  return { correct, loss, digits: n * perStep, state: state! };
+}
+
+/** The notebook's `test(hidden)`: a pass without gradients, state carried. Takes ownership of `state`. */
+export function testEpoch(
+  model: SimpleRNN,
+  datas: EchoData[],
+  state: State,
+  onStep?: OnStep,
+): { correct: number[]; digits: number; state: tf.Tensor3D[] } {
+  const S = model.replicas, n = datas[0].length;
+  const correct = Array(S).fill(0);
+  const perStep = datas[0].batchSize * datas[0].truncatedLength;
+  for (let i = 0; i < n; i++) {
+    const [right, next] = tf.tidy(() => {
+      const { x, y } = stackChunks(datas, i);
+      const out = model.forward(x, state);
+      return [correctDigits(out.logits, y), out.state] as const;
+    });
+    const r = right.dataSync();
+    for (let k = 0; k < S; k++) correct[k] += r[k];
+    right.dispose();
+    disposeState(state);
+    state = next;
+    onStep?.(i + 1, n, NaN, correct.reduce((a, b) => a + b, 0) / S / ((i + 1) * perStep) * 100);
+  }
+  return { correct, digits: n * perStep, state: state! };
+}
+
+/** Result of {@linkcode echoCheck} for one replica. */
+export interface EchoCheck {
+  input: Uint8Array;
+  output: Uint8Array;
+  /** Positions echoStep..length-1 where the output equals the input shifted right with zero fill. */
+  correct: number;
+  /** How many positions were checked: length - echoStep. */
+  checked: number;
+}
+
+/**
+ * Notebook cells 13-16: one random bit sequence from a zero state, and the
+ * count of correctly echoed digits at positions echoStep..length-1. The
+ * sequence of replica r comes from its seed, so a seed reproduces it.
+ */
+export function echoCheck(model: SimpleRNN, seeds: number[], echoStep: number, length = 100): EchoCheck[] {
+  const S = model.replicas;
+  const inputs = seeds.map((s) => {
+    const rng = Rng.derive(s, "echo-check");
+    return Uint8Array.from({ length }, () => rng.bit());
+  });
+  const logits = tf.tidy(() => {
+    const x = tf.tensor4d(Float32Array.from(inputs.flatMap((a) => [...a])), [S, 1, length, 1]);
+    return model.forward(x, null).logits;
+  });
+  const z = logits.dataSync();
+  logits.dispose();
+  return inputs.map((input, r) => {
+    const output = Uint8Array.from({ length }, (_, t) => (z[r * length + t] > 0 ? 1 : 0));
+    let correct = 0;
+    for (let t = echoStep; t < length; t++) if (output[t] === input[t - echoStep]) correct++;
+    return { input, output, correct, checked: length - echoStep };
+  });
+}
