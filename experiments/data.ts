@@ -58,7 +58,14 @@ const log = CsvLog.create(`${cfg.out}/data-${newRunId()}.csv`, ["seed", "echo_st
 const rows = [];
 for (let b = 0; b < cfg.batch; b++) {
   for (let t = 0; t < show; t++) {
-    rows.push({ seed, echo_step: cfg.echoStep, sequence: b, step: t, x: trainData.xBatch[b * L + t], y: trainData.yBatch[b * L + t] });
+    rows.push({
+      seed,
+      echo_step: cfg.echoStep,
+      sequence: b,
+      step: t,
+      x: trainData.xBatch[b * L + t],
+      y: trainData.yBatch[b * L + t],
+    });
   }
 }
 log.append(...rows);

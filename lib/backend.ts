@@ -51,7 +51,9 @@ function firstLine(err: unknown): string {
 export async function useBackend(name: BackendName): Promise<BackendChoice> {
   const skipped: string[] = [];
   if (name === "auto") {
-    for (const [label, pkg] of [["node-gpu", "@tensorflow/tfjs-node-gpu"], ["node", "@tensorflow/tfjs-node"]] as const) {
+    for (
+      const [label, pkg] of [["node-gpu", "@tensorflow/tfjs-node-gpu"], ["node", "@tensorflow/tfjs-node"]] as const
+    ) {
       try {
         return { name: `${label} (${await loadNative(pkg)})`, skipped };
       } catch (err) {

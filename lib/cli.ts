@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { BACKENDS, type BackendName } from "./backend.ts";
-import { CELLS, type CellKind } from "./models.ts";
-import { OPTIMIZERS, type OptimizerName } from "./optim.ts";
+import { type BackendName, BACKENDS } from "./backend.ts";
+import { type CellKind, CELLS } from "./models.ts";
+import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
 export interface RunConfig {
@@ -81,7 +81,14 @@ function int(flag: string, raw: string | undefined, fallback: number, min: numbe
   return v;
 }
 
-function real(flag: string, raw: string | undefined, fallback: number, min: number, max: number, minOpen = false): number {
+function real(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  minOpen = false,
+): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(v) || v > max || v < min || (minOpen && v === min)) {

@@ -27,7 +27,9 @@ export class CsvLog {
 
   /** Appends rows; each value goes under the column of its key, missing keys stay empty. */
   append(...rows: Record<string, CsvValue>[]): void {
-    const text = stringify(rows.map((row) => this.columns.map((c) => (typeof row[c] === "boolean" ? String(row[c]) : row[c] ?? ""))));
+    const text = stringify(
+      rows.map((row) => this.columns.map((c) => (typeof row[c] === "boolean" ? String(row[c]) : row[c] ?? ""))),
+    );
     const file = Deno.openSync(this.path, { append: true });
     try {
       file.writeSync(new TextEncoder().encode(text));

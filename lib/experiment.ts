@@ -65,6 +65,12 @@ export interface ExperimentResult {
 export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig {
   try {
     const cfg = parseRunArgs(argv, spec.knobs);
+    if (cfg && Deno.permissions.querySync({ name: "write", path: cfg.out }).state !== "granted") {
+      throw new UsageError(
+        `--out ${cfg.out} is not writable with this run's permissions (tasks allow results/; ` +
+          `use deno run --allow-read --allow-write=${cfg.out} ${spec.task.replace("exp:", "experiments/")}.ts)`,
+      );
+    }
     if (cfg) return cfg;
     console.log(usage(spec.task, spec.about, spec.knobs));
     Deno.exit(0);
@@ -157,7 +163,9 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     const rows = cfg.seeds.map((_, r) => {
       const acc = (res.correct[r] / res.digits) * 100;
       if (alive[r]) {
-        console.log(`${tag(r)}Train Epoch: ${epoch}/${cfg.epochs}, loss: ${res.loss[r].toFixed(3)}, accuracy ${pct(acc)}`);
+        console.log(
+          `${tag(r)}Train Epoch: ${epoch}/${cfg.epochs}, loss: ${res.loss[r].toFixed(3)}, accuracy ${pct(acc)}`,
+        );
       } else console.log(`${tag(r)}Train Epoch: ${epoch}/${cfg.epochs}, diverged (loss not finite)`);
       return {
         ...common(r),
@@ -211,7 +219,9 @@ function printEchoChecks(checks: ReturnType<typeof echoCheck>, seeds: number[], 
     console.log("Echoing sequence:");
     console.log(checks[0].output.join(" "));
   }
-  checks.forEach((c, r) => console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`));
+  checks.forEach((c, r) =>
+    console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`)
+  );
 }
 
 /** "1..64" for consecutive seeds, the list otherwise. */

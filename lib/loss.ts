@@ -20,7 +20,9 @@ export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor1
 
 /** Digits predicted right (sigmoid(z) > 0.5, i.e. z > 0) per replica, `[S]`. */
 export function correctDigits(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => perReplica(tf.cast(tf.equal(tf.cast(tf.greater(logits, 0), "float32"), targets), "float32"), "sum"));
+  return tf.tidy(() =>
+    perReplica(tf.cast(tf.equal(tf.cast(tf.greater(logits, 0), "float32"), targets), "float32"), "sum")
+  );
 }
 
 export { perReplica };

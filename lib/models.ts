@@ -123,7 +123,12 @@ export class SimpleRNN {
       const inSize = input.shape[3];
       const G = whh.shape[1] as number;
       // The input projection of every step in one matmul; it does not depend on h.
-      let xp = tf.reshape(tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true), [S, B, T, G]);
+      let xp = tf.reshape(tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true), [
+        S,
+        B,
+        T,
+        G,
+      ]);
       xp = tf.add(xp, tf.reshape(bih, [S, 1, 1, G]));
       const bh = tf.reshape(bhh, [S, 1, G]);
       if (this.cell !== "gru") xp = tf.add(xp, tf.reshape(bh, [S, 1, 1, G])); // b_hh folds in except for GRU's n gate

@@ -33,7 +33,12 @@ export function loadCases(cell: "rnn" | "lstm" | "gru"): CellCase[] {
 
 /** A one-replica model holding the fixture's parameters. */
 export function modelFromCase(cell: CellKind, c: CellCase, replicas = 1): SimpleRNN {
-  const m = new SimpleRNN({ cell, hidden: c.hidden, layers: c.layers, seeds: Array.from({ length: replicas }, (_, i) => i) });
+  const m = new SimpleRNN({
+    cell,
+    hidden: c.hidden,
+    layers: c.layers,
+    seeds: Array.from({ length: replicas }, (_, i) => i),
+  });
   for (const [name, a] of Object.entries(c.params)) for (let r = 0; r < replicas; r++) m.setParam(name, r, a.data);
   return m;
 }

@@ -29,7 +29,9 @@ for (const cell of ["rnn", "lstm", "gru"] as const) {
       assertClose(out.logits.dataSync(), c.logits.data, 1e-5, `${where} logits`);
       const finals = out.state.slice(0, c.layers).flatMap((t) => [...t.dataSync()]);
       assertClose(finals, c.hN.data, 1e-5, `${where} hN`);
-      if (c.cN) assertClose(out.state.slice(c.layers).flatMap((t) => [...t.dataSync()]), c.cN.data, 1e-5, `${where} cN`);
+      if (c.cN) {
+        assertClose(out.state.slice(c.layers).flatMap((t) => [...t.dataSync()]), c.cN.data, 1e-5, `${where} cN`);
+      }
 
       const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
       const { value, grads } = tf.variableGrads(f, m.variables);

@@ -1,0 +1,30 @@
+/** Runs an experiment script as a user would, in a subprocess, and reads its CSV. */
+import { parse } from "csv-parse/sync";
+
+export interface ScriptRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  files: string[];
+  rows: Record<string, string>[];
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Runs experiments/<script>.ts with `args` and `--out` a fresh temp dir it may write to. */
+export async function runScript(script: string, args: string[]): Promise<ScriptRun> {
+  const out = await Deno.makeTempDir({ prefix: "echolab-test-" });
+  const cmd = new Deno.Command("deno", {
+    args: ["run", "--allow-read", `--allow-write=${out}`, `experiments/${script}.ts`, ...args, "--out", out],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const r = await cmd.output();
+  const files = [...Deno.readDirSync(out)].map((e) => `${out}/${e.name}`);
+  const rows = files.flatMap((f) => parse(Deno.readTextFileSync(f), { columns: true }) as Record<string, string>[]);
+  await Deno.remove(out, { recursive: true });
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr), files, rows };
+}

@@ -1,0 +1,72 @@
+import { assert } from "./_assert.ts";
+import { runScript } from "./_run.ts";
+
+const BAD: [string[], RegExp][] = [
+  [["--hidden", "abc"], /^error: --hidden must be an integer in 1\.\.4096, got "abc"$/],
+  [["--hidden", "0"], /^error: --hidden must be an integer in 1\.\.4096, got "0"$/],
+  [["--epochs=-1"], /^error: --epochs must be an integer in 1\.\.10000, got "-1"$/],
+  [["--echo-step", "0"], /^error: --echo-step must be an integer in 1\.\.19999, got "0"$/],
+  [["--series", "1000", "--bptt", "30"], /^error: --series 1000 must be divisible by --bptt 30$/],
+  [["--backend", "tpu"], /^error: --backend must be one of auto, cpu, wasm, node, node-gpu, got "tpu"$/],
+  [["--frobnicate"], /^error: .*'--frobnicate'/],
+  [["--lr", "0"], /^error: --lr must be a number in \(0, 10\], got "0"$/],
+  [["--lr", "fast"], /^error: --lr must be a number in \(0, 10\], got "fast"$/],
+  [["--seeds", "0"], /^error: --seeds must be an integer in 1\.\.4096, got "0"$/],
+  [["--seeds", "3,3"], /^error: --seeds must list distinct seeds, got "3,3"$/],
+  [["--cell", "transformer"], /^error: --cell must be one of rnn, lstm, gru, irnn, got "transformer"$/],
+  [["extra"], /^error: .*extra/],
+];
+
+Deno.test("bad input: one line naming the flag, exit code 2, nothing written", async () => {
+  const runs = await Promise.all(BAD.map(([args]) => runScript("echo3", args)));
+  runs.forEach((r, i) => {
+    const [args, re] = BAD[i];
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.equal(lines.length, 1, `${args.join(" ")}: ${lines.length} lines of stderr`);
+    assert.match(lines[0], re);
+    assert.deepEqual(r.files, [], `${args.join(" ")} wrote ${r.files}`);
+  });
+});
+
+Deno.test("--help prints the flags and writes nothing", async () => {
+  const r = await runScript("echo10-h60", ["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--echo-step N\s+echo delay, 1\.\.series-1 \(default 10\)/);
+  assert.match(r.stdout, /--hidden N\s+hidden units per layer, 1\.\.4096 \(default 60\)/);
+  assert.deepEqual(r.files, []);
+});
+
+Deno.test("a short multi-replica run logs one row per replica per epoch, then a test row each", async () => {
+  const args = ["--seeds", "3,4", "--epochs", "2", "--series", "400", "--backend", "cpu"];
+  const r = await runScript("echo3", args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.files.length, 1);
+  const train = r.rows.filter((x) => x.phase === "train"), test = r.rows.filter((x) => x.phase === "test");
+  assert.deepEqual(train.map((x) => [x.seed, x.epoch]), [["3", "1"], ["4", "1"], ["3", "2"], ["4", "2"]]);
+  assert.deepEqual(test.map((x) => x.seed), ["3", "4"]);
+  for (const x of train) assert.ok(Number(x.train_acc) > 0 && Number(x.train_acc) <= 100 && Number(x.train_loss) > 0);
+  for (const x of test) assert.ok(Number(x.test_acc) > 0 && Number(x.echo_correct) >= 0 && x.echo_step === "3");
+  assert.match(r.stdout, /^\[seed 3\] Train Epoch: 1\/2, loss: \d\.\d{3}, accuracy \d+\.\d%$/m);
+  assert.match(r.stdout, /^\[seed 4\] Number of correct echoing digits from the 97 : \d+$/m);
+  const ok = test.filter((x) => Number(x.test_acc) >= 99).length;
+  assert.match(r.stdout, new RegExp(`^success rate: ${ok}/2 seeds`, "m"));
+
+  const again = await runScript("echo3", args);
+  assert.deepEqual(again.rows.map((x) => x.train_loss), r.rows.map((x) => x.train_loss), "a seed must reproduce");
+});
+
+Deno.test("exp:data prints the notebook's preview and writes its CSV", async () => {
+  const r = await runScript("data", ["--seed", "2"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines[0], "1000");
+  assert.equal(lines[1], "1000");
+  assert.match(r.stdout, /x_batch size: \(5, 20000\)/);
+  assert.match(r.stdout, /1st y_chunk size: \(5, 20, 1\)/);
+  assert.equal(r.rows.length, 5 * 20);
+  for (const row of r.rows) {
+    const shifted = r.rows.find((x) => x.sequence === row.sequence && Number(x.step) === Number(row.step) - 3);
+    assert.equal(row.y, shifted ? shifted.x : "0");
+  }
+});

@@ -1,0 +1,72 @@
+import { assert, assertClose } from "./_assert.ts";
+import { tf } from "../lib/tf.ts";
+import { Adam, clipGradNorm, type Optimizer, RMSprop } from "../lib/optim.ts";
+
+await tf.setBackend("cpu");
+
+const fx = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/optim.json", import.meta.url)));
+
+function replay(make: (vars: tf.Variable[]) => Optimizer, f: { p0: number[]; grads: number[][]; params: number[][] }) {
+  // Two replicas of the same trajectory: [2, n]; the second must match too.
+  const p = tf.variable(tf.tensor2d([f.p0, f.p0]));
+  const opt = make([p]);
+  f.grads.forEach((g, k) => {
+    const gt = tf.tensor2d([g, g]);
+    opt.step([gt]);
+    gt.dispose();
+    const got = p.arraySync() as number[][];
+    assertClose(got[0], f.params[k], 1e-6, `step ${k + 1}`);
+    assertClose(got[1], f.params[k], 1e-6, `step ${k + 1} replica 1`);
+  });
+  opt.dispose();
+  p.dispose();
+}
+
+Deno.test("RMSprop follows torch.optim.RMSprop (eps outside the sqrt, alpha 0.99)", () => {
+  replay((v) => new RMSprop(v, { lr: fx.rmsprop.lr }), fx.rmsprop);
+});
+
+Deno.test("tfjs's own rmsprop (eps inside the sqrt) does not match PyTorch: the reason RMSprop exists", () => {
+  const f = fx.rmsprop;
+  const p = tf.variable(tf.tensor1d(f.p0));
+  const opt = tf.train.rmsprop(f.lr, 0.99, 0, 1e-8);
+  for (const g of f.grads) opt.applyGradients([{ name: p.name, tensor: tf.tensor1d(g) }]);
+  const got = p.dataSync();
+  const worst = Math.max(...f.params[f.params.length - 1].map((v: number, i: number) => Math.abs(v - got[i])));
+  assert.ok(worst > 1e-3, `tfjs rmsprop unexpectedly matches PyTorch (worst diff ${worst})`);
+  opt.dispose();
+  p.dispose();
+});
+
+Deno.test("Adam follows torch.optim.Adam with bias correction", () => {
+  replay((v) => new Adam(v, { lr: fx.adam.lr }), fx.adam);
+});
+
+Deno.test("a replica marked dead keeps its parameters and moments", () => {
+  const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+  const opt = new RMSprop([p], { lr: 0.1 });
+  opt.step([tf.tensor2d([[1, 1], [1, 1]])], [true, false]);
+  const got = p.arraySync() as number[][];
+  assert.deepEqual(got[1], [3, 4]);
+  assert.ok(got[0][0] < 1);
+  opt.dispose();
+  p.dispose();
+});
+
+Deno.test("clipGradNorm matches torch.nn.utils.clip_grad_norm_, per replica", () => {
+  for (const c of fx.clip) {
+    // replica 0: the fixture's gradients; replica 1: the same scaled by 1e-3 (never clipped when max >= 0.5).
+    const a = tf.tensor3d([...c.grads[0], ...c.grads[0].map((v: number) => v * 1e-3)], [2, 3, 2]);
+    const b = tf.tensor2d([c.grads[1], c.grads[1].map((v: number) => v * 1e-3)]);
+    const { grads, norms } = clipGradNorm([a, b], c.maxNorm);
+    const ga = grads[0].arraySync() as number[][][], gb = grads[1].arraySync() as number[][];
+    assertClose(ga[0].flat(), c.clipped[0], 1e-6, "clipped a");
+    assertClose(gb[0], c.clipped[1], 1e-6, "clipped b");
+    assertClose([norms.dataSync()[0]], [c.totalNorm], 1e-5, "norm");
+    // Small gradients of replica 1 pass unchanged.
+    assertClose(ga[1].flat(), c.grads[0].map((v: number) => v * 1e-3), 1e-9, "small a");
+    const clippedNorm = Math.hypot(...c.clipped[0], ...c.clipped[1]);
+    assert.ok(clippedNorm <= c.maxNorm + 1e-5, `norm after clipping ${clippedNorm} > ${c.maxNorm}`);
+    tf.dispose([a, b, norms, ...grads]);
+  }
+});
