@@ -6,12 +6,12 @@ export const BACKENDS = ["auto", "cpu", "wasm", "node", "node-gpu"] as const;
 export type BackendName = typeof BACKENDS[number];
 
 /**
- * The pure-JS backend `auto` falls back to. Measured with `deno task bench`
- * on 2 cores (see README, Performance): for these tiny tensors `cpu` and
- * `wasm` are within a few percent of each other per step and `cpu` wins
- * for H 60 and many replicas, so `cpu` is the fallback.
+ * The pure backend `auto` falls back to. Measured with `deno task bench` on
+ * 2 cores (README, Performance): `wasm` is 1.2x faster than `cpu` per step
+ * for echo3 with one replica, 3x for echo10-h60, and 6-8x with 64 replicas,
+ * because its kernels run in WebAssembly while `cpu` loops in JavaScript.
  */
-export const PURE_FALLBACK = "cpu";
+export const PURE_FALLBACK = "wasm";
 
 /** What {@linkcode useBackend} chose and why others were skipped. */
 export interface BackendChoice {

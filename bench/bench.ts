@@ -1,0 +1,148 @@
+/**
+ * `deno task bench`: training speed of the suite against the notebook's own
+ * PyTorch code, measured in one invocation on this machine.
+ *
+ * For each backend (cpu, wasm), model (echo3: H 4; echo10-h60: H 60) and
+ * replica count (1, 8, 64) it times trainEpoch steps and prints ms per step,
+ * steps per second, replicas x steps per second, and the ratio of the
+ * latter to PyTorch's single-seed steps per second. It also times echo3 end
+ * to end (5 epochs, test, random-sequence check) on `auto`, and runs
+ * bench/notebook_torch.py with /usr/bin/python3 when PyTorch is there.
+ * Writes results/bench.csv (a new file each run, with the date in its name).
+ */
+import { tf } from "../lib/tf.ts";
+import { useBackend } from "../lib/backend.ts";
+import { EchoData } from "../lib/echo_data.ts";
+import { SimpleRNN, type State } from "../lib/models.ts";
+import { RMSprop } from "../lib/optim.ts";
+import { trainEpoch } from "../lib/train.ts";
+import { CsvLog, newRunId } from "../lib/csv_log.ts";
+
+const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
+const REPLICAS = [1, 8, 64];
+const BUDGET_MS = 1500;
+
+interface Torch {
+  torch: string;
+  echo3_ms_per_step: number;
+  echo10_h60_ms_per_step: number;
+  echo3_end_to_end_s: number;
+}
+
+async function torchBaseline(): Promise<Torch | string> {
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", { args: ["bench/notebook_torch.py", "1000"] }).output();
+    if (out.code !== 0) {
+      return `PyTorch baseline skipped: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}`;
+    }
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } catch (err) {
+    return `PyTorch baseline skipped: ${(err as Error).message.split("\n")[0]}`;
+  }
+}
+
+/** ms per training step of S replicas of a model, timed over whole chunks. */
+function msPerStep(echo: number, hidden: number, S: number): number {
+  const seeds = Array.from({ length: S }, (_, i) => i + 1);
+  const chunks = 10;
+  const datas = seeds.map((seed) =>
+    new EchoData({ echoStep: echo, batchSize: 5, seriesLength: 20 * chunks, truncatedLength: 20, seed })
+  );
+  const model = new SimpleRNN({ hidden, seeds });
+  const opt = new RMSprop(model.variables);
+  let state: State = trainEpoch(model, opt, datas, null).state; // warm-up
+  let steps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < BUDGET_MS || steps < 2 * chunks) {
+    state = trainEpoch(model, opt, datas, state).state;
+    steps += chunks;
+  }
+  const ms = (performance.now() - t0) / steps;
+  tf.dispose(state);
+  model.dispose();
+  opt.dispose();
+  return ms;
+}
+
+async function echo3EndToEnd(): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command("deno", {
+    args: ["run", "--allow-read", "--allow-write=results", "experiments/echo3.ts", "--seed", "5"],
+    stdout: "null",
+  }).output();
+  if (out.code !== 0) throw new Error("echo3 failed");
+  return (performance.now() - t0) / 1000;
+}
+
+const torch = await torchBaseline();
+const torchMs = typeof torch === "string"
+  ? null
+  : { "echo3": torch.echo3_ms_per_step, "echo10-h60": torch.echo10_h60_ms_per_step };
+if (typeof torch === "string") console.log(torch);
+
+const runId = newRunId();
+const log = CsvLog.create(`results/bench-${runId}.csv`, [
+  "run_id",
+  "impl",
+  "backend",
+  "model",
+  "replicas",
+  "ms_per_step",
+  "steps_per_s",
+  "replica_steps_per_s",
+  "ratio_to_torch",
+]);
+const rows: Record<string, string | number>[] = [];
+const add = (impl: string, backend: string, model: string, S: number, ms: number) => {
+  const base = torchMs ? 1000 / torchMs[model as keyof typeof torchMs] : NaN;
+  const row = {
+    run_id: runId,
+    impl,
+    backend,
+    model,
+    replicas: S,
+    ms_per_step: ms.toFixed(3),
+    steps_per_s: (1000 / ms).toFixed(1),
+    replica_steps_per_s: ((1000 / ms) * S).toFixed(1),
+    ratio_to_torch: Number.isNaN(base) ? "" : (((1000 / ms) * S) / base).toFixed(2),
+  };
+  rows.push(row);
+  log.append(row);
+};
+if (torchMs) {
+  for (const m of MODELS) {
+    add(`pytorch ${(torch as Torch).torch}`, "1 thread", m.name, 1, torchMs[m.name as keyof typeof torchMs]);
+  }
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  await useBackend(backend);
+  for (const m of MODELS) {
+    for (const S of REPLICAS) add("op-level", backend, m.name, S, msPerStep(m.echo, m.hidden, S));
+  }
+}
+console.table(rows.map(({ run_id: _, ...r }) => r));
+
+const e2e = await echo3EndToEnd();
+const torchE2e = typeof torch === "string" ? null : torch.echo3_end_to_end_s;
+console.log(
+  `echo3 end to end (5 epochs, test, check; backend auto): ${e2e.toFixed(1)} s` +
+    (torchE2e ? `; PyTorch notebook ${torchE2e.toFixed(1)} s; ratio ${(e2e / torchE2e).toFixed(2)}` : ""),
+);
+log.append({
+  run_id: runId,
+  impl: "op-level",
+  backend: "auto",
+  model: "echo3 end-to-end s",
+  ms_per_step: e2e.toFixed(2),
+});
+if (torchE2e) {
+  log.append({
+    run_id: runId,
+    impl: "pytorch",
+    backend: "1 thread",
+    model: "echo3 end-to-end s",
+    ms_per_step: torchE2e.toFixed(2),
+  });
+}
+console.log(`csv: ${log.path}`);
