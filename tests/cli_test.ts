@@ -70,3 +70,33 @@ Deno.test("exp:data prints the notebook's preview and writes its CSV", async () 
     assert.equal(row.y, shifted ? shifted.x : "0");
   }
 });
+
+Deno.test("an interrupted run keeps every row it finished", async () => {
+  const out = await Deno.makeTempDir({ prefix: "echolab-test-" });
+  const child = new Deno.Command("deno", {
+    args: ["run", "--allow-read", `--allow-write=${out}`, "experiments/echo3.ts", "--epochs", "1000", "--series", "200"]
+      .concat(["--backend", "wasm", "--out", out]),
+    cwd: new URL("../", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let rows: string[] = [];
+  for (let i = 0; i < 300 && rows.length < 4; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const files = [...Deno.readDirSync(out)];
+    if (files.length) rows = Deno.readTextFileSync(`${out}/${files[0].name}`).trim().split("\n").slice(1);
+  }
+  child.kill("SIGINT");
+  const status = await child.status;
+  assert.ok(!status.success, "the run should have been interrupted");
+  const [file] = [...Deno.readDirSync(out)];
+  const lines = Deno.readTextFileSync(`${out}/${file.name}`).split("\n");
+  assert.equal(lines.pop(), "", "the file must end with a complete row");
+  assert.ok(lines.length >= 5, `only ${lines.length - 1} rows kept`);
+  const width = lines[0].split(",").length;
+  lines.slice(1).forEach((l, i) => {
+    assert.equal(l.split(",").length, width, `row ${i + 1} is cut: ${l}`);
+    assert.match(l, new RegExp(`,train,${i + 1},`));
+  });
+  await Deno.remove(out, { recursive: true });
+});
