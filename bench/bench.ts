@@ -13,7 +13,7 @@
 import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";
 import { EchoData } from "../lib/echo_data.ts";
-import { SimpleRNN, type State } from "../lib/models.ts";
+import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
@@ -42,13 +42,13 @@ async function torchBaseline(): Promise<Torch | string> {
 }
 
 /** ms per training step of S replicas of a model, timed over whole chunks. */
-function msPerStep(echo: number, hidden: number, S: number): number {
+function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind): number {
   const seeds = Array.from({ length: S }, (_, i) => i + 1);
   const chunks = 10;
   const datas = seeds.map((seed) =>
     new EchoData({ echoStep: echo, batchSize: 5, seriesLength: 20 * chunks, truncatedLength: 20, seed })
   );
-  const model = new SimpleRNN({ hidden, seeds });
+  const model = new SimpleRNN({ hidden, seeds, kernel });
   const opt = new RMSprop(model.variables);
   let state: State = trainEpoch(model, opt, datas, null).state; // warm-up
   let steps = 0;
@@ -118,7 +118,11 @@ if (torchMs) {
 for (const backend of ["cpu", "wasm"] as const) {
   await useBackend(backend);
   for (const m of MODELS) {
-    for (const S of REPLICAS) add("op-level", backend, m.name, S, msPerStep(m.echo, m.hidden, S));
+    for (const kernel of ["op", "fused"] as const) {
+      for (const S of REPLICAS) {
+        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, msPerStep(m.echo, m.hidden, S, kernel));
+      }
+    }
   }
 }
 console.table(rows.map(({ run_id: _, ...r }) => r));

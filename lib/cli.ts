@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { type BackendName, BACKENDS } from "./backend.ts";
-import { type CellKind, CELLS } from "./models.ts";
+import { type CellKind, CELLS, type KernelKind, KERNELS } from "./models.ts";
 import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
@@ -20,6 +20,7 @@ export interface RunConfig {
   clip: number;
   fixedSeries: boolean;
   backend: BackendName;
+  kernel: KernelKind;
   out: string;
 }
 
@@ -43,6 +44,7 @@ export const NOTEBOOK: RunConfig = {
   clip: 0,
   fixedSeries: false,
   backend: "auto",
+  kernel: "auto",
   out: "results",
 };
 
@@ -68,6 +70,7 @@ const OPTIONS = {
   clip: { type: "string" },
   "fixed-series": { type: "boolean" },
   backend: { type: "string" },
+  kernel: { type: "string" },
   out: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -151,6 +154,7 @@ export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | nul
     clip: real("clip", values.clip, base.clip, 0, 1e6),
     fixedSeries: values["fixed-series"] ?? base.fixedSeries,
     backend: oneOf("backend", values.backend, base.backend, BACKENDS),
+    kernel: oneOf("kernel", values.kernel, base.kernel, KERNELS),
     out: values.out ?? base.out,
   };
   if (cfg.out.trim() === "") throw new UsageError(`--out must name a directory, got ""`);
@@ -180,6 +184,7 @@ usage: deno task ${script} [flags]
   --clip X            global gradient-norm clipping per replica, 0 = off (default ${d.clip})
   --fixed-series      keep one series for every epoch (default: a new series each epoch, as upstream)
   --backend NAME      ${BACKENDS.join("|")} (default ${d.backend})
+  --kernel NAME       ${KERNELS.join("|")}: fused sequence ops and optimizer, or op by op (default ${d.kernel})
   --out DIR           where the CSV goes (default ${d.out}; tasks may write only under results/)
   -h, --help          this text`;
 }

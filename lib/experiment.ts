@@ -25,6 +25,7 @@ export const CSV_COLUMNS = [
   "status",
   "seconds",
   "backend",
+  "kernel",
   "cell",
   "echo_step",
   "hidden",
@@ -120,8 +121,9 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     layers: cfg.layers,
     seeds: cfg.seeds,
     identityScale: cfg.identityScale,
+    kernel: cfg.kernel,
   });
-  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr);
+  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr, cfg.kernel === "op" ? "op" : "auto");
   console.log(`model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${model.parameterCount} parameters, ${S} replica(s)`);
 
   const runId = newRunId();
@@ -131,6 +133,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     run_id: runId,
     seed: cfg.seeds[r],
     backend: backend.name,
+    kernel: model.usesFusedKernel() ? "fused" : "op",
     cell: cfg.cell,
     echo_step: cfg.echoStep,
     hidden: cfg.hidden,

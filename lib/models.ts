@@ -1,9 +1,17 @@
 import { tf } from "./tf.ts";
 import { Rng } from "./rng.ts";
+import { FUSED_BACKENDS, fusedLayer } from "./fused.ts";
 
 /** Recurrent cells the suite implements with PyTorch's equations. */
 export const CELLS = ["rnn", "lstm", "gru", "irnn"] as const;
 export type CellKind = typeof CELLS[number];
+
+/**
+ * How a layer's recurrence runs: `fused` as one op per layer (lib/fused.ts),
+ * `op` op by op (the reference), `auto` fused where tensors live in CPU memory.
+ */
+export const KERNELS = ["auto", "fused", "op"] as const;
+export type KernelKind = typeof KERNELS[number];
 
 /** Gate blocks stacked in PyTorch's weight matrices: LSTM i,f,g,o; GRU r,z,n. */
 const GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
@@ -22,6 +30,8 @@ export interface ModelOptions {
   seeds: number[];
   /** Scale of the identity recurrent matrix of `irnn`. Default 1. */
   identityScale?: number;
+  /** Fused or op-level recurrence. Default "auto". */
+  kernel?: KernelKind;
 }
 
 /**
@@ -46,6 +56,7 @@ export class SimpleRNN {
   readonly layers: number;
   readonly inputSize: number;
   readonly replicas: number;
+  kernel: KernelKind;
   readonly params = new Map<string, tf.Variable>();
 
   constructor(opts: ModelOptions) {
@@ -54,6 +65,7 @@ export class SimpleRNN {
     this.layers = opts.layers ?? 1;
     this.inputSize = opts.inputSize ?? 1;
     this.replicas = opts.seeds.length;
+    this.kernel = opts.kernel ?? "auto";
     const H = this.hidden, G = GATES[this.cell] * H;
     const shapes: [string, number[]][] = [];
     for (let l = 0; l < this.layers; l++) {
@@ -123,16 +135,28 @@ export class SimpleRNN {
       const inSize = input.shape[3];
       const G = whh.shape[1] as number;
       // The input projection of every step in one matmul; it does not depend on h.
-      let xp = tf.reshape(tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true), [
-        S,
-        B,
-        T,
-        G,
-      ]);
+      let xp: tf.Tensor4D = tf.reshape(
+        tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true),
+        [
+          S,
+          B,
+          T,
+          G,
+        ],
+      );
       xp = tf.add(xp, tf.reshape(bih, [S, 1, 1, G]));
       const bh = tf.reshape(bhh, [S, 1, G]);
+      if (this.usesFusedKernel()) {
+        const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
+        const y = fusedLayer(this.cell, xp, s0[l], c0, whh as tf.Tensor3D, bhh as tf.Tensor2D);
+        input = tf.slice(y, [0, 0, 0, 0], [S, B, T, H]);
+        finals.push(tf.reshape(tf.slice(y, [0, 0, T - 1, 0], [S, B, 1, H]), [S, B, H]));
+        if (c0) finalCells.push(tf.reshape(tf.slice(y, [0, 0, T - 1, H], [S, B, 1, H]), [S, B, H]));
+        continue;
+      }
       if (this.cell !== "gru") xp = tf.add(xp, tf.reshape(bh, [S, 1, 1, G])); // b_hh folds in except for GRU's n gate
-      const steps = tf.unstack(xp, 2) as tf.Tensor3D[];
+      // tfjs's Unpack gradient breaks on a single output, hence the reshape for T = 1.
+      const steps = T === 1 ? [tf.reshape(xp, [S, B, G]) as tf.Tensor3D] : tf.unstack(xp, 2) as tf.Tensor3D[];
       let h = s0[l];
       let c = this.cell === "lstm" ? s0[this.layers + l] : h;
       const outs: tf.Tensor3D[] = [];
@@ -156,12 +180,17 @@ export class SimpleRNN {
       }
       finals.push(h);
       if (this.cell === "lstm") finalCells.push(c);
-      input = tf.stack(outs, 2) as tf.Tensor4D;
+      input = (T === 1 ? tf.expandDims(outs[0], 2) : tf.stack(outs, 2)) as tf.Tensor4D;
     }
     const w = this.params.get("linear.weight")! as tf.Tensor3D;
     const b = tf.reshape(this.params.get("linear.bias")!, [S, 1, 1]);
     const logits = tf.reshape(tf.add(tf.matMul(tf.reshape(input, [S, B * T, H]), w, false, true), b), [S, B, T, 1]);
     return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
+  }
+
+  /** Whether forward runs the fused kernels now (depends on the active backend). */
+  usesFusedKernel(): boolean {
+    return this.kernel === "fused" || (this.kernel === "auto" && FUSED_BACKENDS.has(tf.getBackend()));
   }
 
   /** Frees every parameter. */

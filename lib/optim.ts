@@ -1,5 +1,6 @@
 import { tf } from "./tf.ts";
 import { perReplica } from "./loss.ts";
+import { FUSED_BACKENDS } from "./fused.ts";
 
 /** Optimizers the suite implements with PyTorch's update rules. */
 export const OPTIMIZERS = ["rmsprop", "adam"] as const;
@@ -15,8 +16,41 @@ export interface Optimizer {
   dispose(): void;
 }
 
+/**
+ * `fused` updates each parameter in one JavaScript loop over its Float32Array
+ * (for backends whose tensors live in CPU memory); `op` with tfjs ops (the
+ * reference); `auto` (default) picks fused where it applies.
+ */
+export type OptimizerKernel = "auto" | "fused" | "op";
+
+function fusedHere(kernel: OptimizerKernel | undefined): boolean {
+  return kernel === "fused" || ((kernel ?? "auto") === "auto" && FUSED_BACKENDS.has(tf.getBackend()));
+}
+
+/**
+ * Runs `update(i, r)` for each element i of each live replica r of variable
+ * `v`, on copies of the parameter and gradient, then writes the parameter back.
+ */
+function fusedUpdate(
+  v: tf.Variable,
+  grad: tf.Tensor,
+  alive: boolean[] | undefined,
+  update: (p: Float32Array, g: Float32Array, i: number) => void,
+): void {
+  const p = Float32Array.from(v.dataSync() as Float32Array);
+  const g = grad.dataSync() as Float32Array;
+  const per = p.length / v.shape[0];
+  for (let r = 0; r < v.shape[0]; r++) {
+    if (alive && !alive[r]) continue;
+    for (let i = r * per; i < (r + 1) * per; i++) update(p, g, i);
+  }
+  v.assign(tf.tensor(p, v.shape));
+}
+
 /** Options of {@linkcode RMSprop}, PyTorch's defaults except lr (the notebook's 0.001). */
 export interface RMSpropOptions {
+  /** Fused or op-level update. Default "auto". */
+  kernel?: OptimizerKernel;
   /** Learning rate. Default 0.001. */
   lr?: number;
   /** Smoothing constant of the squared-gradient average. Default 0.99 (tfjs uses 0.9). */
@@ -27,6 +61,8 @@ export interface RMSpropOptions {
 
 /** Options of {@linkcode Adam}, PyTorch's defaults. */
 export interface AdamOptions {
+  /** Fused or op-level update. Default "auto". */
+  kernel?: OptimizerKernel;
   /** Learning rate. Default 0.001. */
   lr?: number;
   /** Default 0.9. */
@@ -51,18 +87,33 @@ export class RMSprop implements Optimizer {
   readonly lr: number;
   readonly alpha: number;
   readonly eps: number;
+  readonly fused: boolean;
   #vars: tf.Variable[];
-  #sq: tf.Variable[];
+  #sq: tf.Variable[] = [];
+  #sqFused: Float32Array[] = [];
 
   constructor(vars: tf.Variable[], opts: RMSpropOptions = {}) {
     this.lr = opts.lr ?? 0.001;
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
+    this.fused = fusedHere(opts.kernel);
     this.#vars = vars;
-    this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    if (this.fused) this.#sqFused = vars.map((v) => new Float32Array(v.size));
+    else this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   }
 
   step(grads: tf.Tensor[], alive?: boolean[]): void {
+    if (this.fused) {
+      const { lr, alpha, eps } = this;
+      this.#vars.forEach((v, k) => {
+        const sq = this.#sqFused[k];
+        fusedUpdate(v, grads[k], alive, (p, g, i) => {
+          sq[i] = alpha * sq[i] + (1 - alpha) * g[i] * g[i];
+          p[i] -= (lr * g[i]) / (Math.sqrt(sq[i]) + eps);
+        });
+      });
+      return;
+    }
     tf.tidy(() => {
       this.#vars.forEach((p, i) => {
         const g = grads[i], sq = this.#sq[i];
@@ -86,9 +137,12 @@ export class Adam implements Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
+  readonly fused: boolean;
   #vars: tf.Variable[];
-  #m: tf.Variable[];
-  #v: tf.Variable[];
+  #m: tf.Variable[] = [];
+  #v: tf.Variable[] = [];
+  #mFused: Float32Array[] = [];
+  #vFused: Float32Array[] = [];
   #t = 0;
 
   constructor(vars: tf.Variable[], opts: AdamOptions = {}) {
@@ -96,14 +150,33 @@ export class Adam implements Optimizer {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
+    this.fused = fusedHere(opts.kernel);
     this.#vars = vars;
-    this.#m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
-    this.#v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    if (this.fused) {
+      this.#mFused = vars.map((v) => new Float32Array(v.size));
+      this.#vFused = vars.map((v) => new Float32Array(v.size));
+    } else {
+      this.#m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+      this.#v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    }
   }
 
   step(grads: tf.Tensor[], alive?: boolean[]): void {
     this.#t++;
     const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
+    if (this.fused) {
+      const { lr, beta1, beta2, eps } = this;
+      const sc2 = Math.sqrt(c2);
+      this.#vars.forEach((v, k) => {
+        const m = this.#mFused[k], s = this.#vFused[k];
+        fusedUpdate(v, grads[k], alive, (p, g, i) => {
+          m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+          s[i] = beta2 * s[i] + (1 - beta2) * g[i] * g[i];
+          p[i] -= (lr / c1) * (m[i] / (Math.sqrt(s[i]) / sc2 + eps));
+        });
+      });
+      return;
+    }
     tf.tidy(() => {
       this.#vars.forEach((p, i) => {
         const g = grads[i];
@@ -125,8 +198,13 @@ export class Adam implements Optimizer {
 }
 
 /** Builds the optimizer `name` over `vars` with learning rate `lr`. */
-export function makeOptimizer(name: OptimizerName, vars: tf.Variable[], lr: number): Optimizer {
-  return name === "adam" ? new Adam(vars, { lr }) : new RMSprop(vars, { lr });
+export function makeOptimizer(
+  name: OptimizerName,
+  vars: tf.Variable[],
+  lr: number,
+  kernel: OptimizerKernel = "auto",
+): Optimizer {
+  return name === "adam" ? new Adam(vars, { lr, kernel }) : new RMSprop(vars, { lr, kernel });
 }
 
 /**

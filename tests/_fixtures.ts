@@ -1,6 +1,6 @@
 /** Loads the PyTorch fixtures made by tests/fixtures/make_fixtures.py into models. */
 import { tf } from "../lib/tf.ts";
-import { type CellKind, SimpleRNN } from "../lib/models.ts";
+import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
 
 export interface Arr {
   shape: number[];
@@ -32,13 +32,9 @@ export function loadCases(cell: "rnn" | "lstm" | "gru"): CellCase[] {
 }
 
 /** A one-replica model holding the fixture's parameters. */
-export function modelFromCase(cell: CellKind, c: CellCase, replicas = 1): SimpleRNN {
-  const m = new SimpleRNN({
-    cell,
-    hidden: c.hidden,
-    layers: c.layers,
-    seeds: Array.from({ length: replicas }, (_, i) => i),
-  });
+export function modelFromCase(cell: CellKind, c: CellCase, kernel: KernelKind, replicas = 1): SimpleRNN {
+  const seeds = Array.from({ length: replicas }, (_, i) => i);
+  const m = new SimpleRNN({ cell, hidden: c.hidden, layers: c.layers, seeds, kernel });
   for (const [name, a] of Object.entries(c.params)) for (let r = 0; r < replicas; r++) m.setParam(name, r, a.data);
   return m;
 }

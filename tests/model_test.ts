@@ -18,35 +18,37 @@ for (const cell of ["rnn", "lstm", "gru"] as const) {
     }
   });
 
-  Deno.test(`${cell}: forward, loss and gradients match PyTorch within 1e-5`, () => {
-    for (const c of loadCases(cell)) {
-      const m = modelFromCase(cell, c);
-      const [B, T] = [c.batch, c.steps];
-      const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
-      const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
-      const out = m.forward(x, state);
-      const where = `${cell} H${c.hidden} L${c.layers}`;
-      assertClose(out.logits.dataSync(), c.logits.data, 1e-5, `${where} logits`);
-      const finals = out.state.slice(0, c.layers).flatMap((t) => [...t.dataSync()]);
-      assertClose(finals, c.hN.data, 1e-5, `${where} hN`);
-      if (c.cN) {
-        assertClose(out.state.slice(c.layers).flatMap((t) => [...t.dataSync()]), c.cN.data, 1e-5, `${where} cN`);
-      }
+  for (const kernel of ["op", "fused"] as const) {
+    Deno.test(`${cell} (${kernel}): forward, loss and gradients match PyTorch within 1e-5`, () => {
+      for (const c of loadCases(cell)) {
+        const m = modelFromCase(cell, c, kernel);
+        const [B, T] = [c.batch, c.steps];
+        const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
+        const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
+        const out = m.forward(x, state);
+        const where = `${cell} H${c.hidden} L${c.layers}`;
+        assertClose(out.logits.dataSync(), c.logits.data, 1e-5, `${where} logits`);
+        const finals = out.state.slice(0, c.layers).flatMap((t) => [...t.dataSync()]);
+        assertClose(finals, c.hN.data, 1e-5, `${where} hN`);
+        if (c.cN) {
+          assertClose(out.state.slice(c.layers).flatMap((t) => [...t.dataSync()]), c.cN.data, 1e-5, `${where} cN`);
+        }
 
-      const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
-      const { value, grads } = tf.variableGrads(f, m.variables);
-      assertClose([value.dataSync()[0]], [c.loss], 1e-5, `${where} loss`);
-      for (const [name, g] of Object.entries(c.grads)) {
-        assertClose(grads[m.params.get(name)!.name].dataSync(), g.data, 1e-5, `${where} grad ${name}`);
+        const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(f, m.variables);
+        assertClose([value.dataSync()[0]], [c.loss], 1e-5, `${where} loss`);
+        for (const [name, g] of Object.entries(c.grads)) {
+          assertClose(grads[m.params.get(name)!.name].dataSync(), g.data, 1e-5, `${where} grad ${name}`);
+        }
+        const gH = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(
+          state,
+        );
+        assertClose(gH.slice(0, c.layers).flatMap((t) => [...t.dataSync()]), c.gradH0.data, 1e-5, `${where} dL/dh0`);
+        tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gH]);
+        m.dispose();
       }
-      const gH = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(
-        state,
-      );
-      assertClose(gH.slice(0, c.layers).flatMap((t) => [...t.dataSync()]), c.gradH0.data, 1e-5, `${where} dL/dh0`);
-      tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gH]);
-      m.dispose();
-    }
-  });
+    });
+  }
 }
 
 Deno.test("initialisation is PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter", () => {

@@ -22,9 +22,41 @@ function replay(make: (vars: tf.Variable[]) => Optimizer, f: { p0: number[]; gra
   p.dispose();
 }
 
-Deno.test("RMSprop follows torch.optim.RMSprop (eps outside the sqrt, alpha 0.99)", () => {
-  replay((v) => new RMSprop(v, { lr: fx.rmsprop.lr }), fx.rmsprop);
-});
+for (const kernel of ["op", "fused"] as const) {
+  Deno.test(`RMSprop (${kernel}) follows torch.optim.RMSprop (eps outside the sqrt, alpha 0.99)`, () => {
+    replay((v) => new RMSprop(v, { lr: fx.rmsprop.lr, kernel }), fx.rmsprop);
+  });
+
+  Deno.test(`Adam (${kernel}) follows torch.optim.Adam with bias correction`, () => {
+    replay((v) => new Adam(v, { lr: fx.adam.lr, kernel }), fx.adam);
+  });
+
+  Deno.test(`${kernel}: a replica marked dead keeps its parameters and moments`, () => {
+    for (
+      const make of [
+        (v: tf.Variable[]) => new RMSprop(v, { lr: 0.1, kernel }),
+        (v: tf.Variable[]) => new Adam(v, { lr: 0.1, kernel }),
+      ]
+    ) {
+      const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+      const opt = make([p]);
+      opt.step([tf.tensor2d([[1, 1], [1, 1]])], [true, false]);
+      const got = p.arraySync() as number[][];
+      assert.deepEqual(got[1], [3, 4]);
+      assert.ok(got[0][0] < 1 && got[0][1] < 2);
+      opt.dispose();
+      p.dispose();
+    }
+    // RMSprop's moments of the frozen replica stayed zero: its next step equals a first step.
+    const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]])), solo = tf.variable(tf.tensor2d([[3, 4]]));
+    const opt = new RMSprop([p], { lr: 0.1, kernel }), optSolo = new RMSprop([solo], { lr: 0.1, kernel });
+    opt.step([tf.tensor2d([[1, 1], [1, 1]])], [true, false]);
+    opt.step([tf.tensor2d([[1, 1], [1, 1]])], [false, true]);
+    optSolo.step([tf.tensor2d([[1, 1]])]);
+    assertClose((p.arraySync() as number[][])[1], (solo.arraySync() as number[][])[0], 1e-7, "frozen replica");
+    [opt, optSolo, p, solo].forEach((x) => x.dispose());
+  });
+}
 
 Deno.test("tfjs's own rmsprop (eps inside the sqrt) does not match PyTorch: the reason RMSprop exists", () => {
   const f = fx.rmsprop;
@@ -34,21 +66,6 @@ Deno.test("tfjs's own rmsprop (eps inside the sqrt) does not match PyTorch: the 
   const got = p.dataSync();
   const worst = Math.max(...f.params[f.params.length - 1].map((v: number, i: number) => Math.abs(v - got[i])));
   assert.ok(worst > 1e-3, `tfjs rmsprop unexpectedly matches PyTorch (worst diff ${worst})`);
-  opt.dispose();
-  p.dispose();
-});
-
-Deno.test("Adam follows torch.optim.Adam with bias correction", () => {
-  replay((v) => new Adam(v, { lr: fx.adam.lr }), fx.adam);
-});
-
-Deno.test("a replica marked dead keeps its parameters and moments", () => {
-  const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
-  const opt = new RMSprop([p], { lr: 0.1 });
-  opt.step([tf.tensor2d([[1, 1], [1, 1]])], [true, false]);
-  const got = p.arraySync() as number[][];
-  assert.deepEqual(got[1], [3, 4]);
-  assert.ok(got[0][0] < 1);
   opt.dispose();
   p.dispose();
 });
