@@ -5,6 +5,8 @@ import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
 export interface RunConfig {
+  /** Experiment name in the CSV and its file name; empty means the script's own. */
+  name: string;
   seeds: number[];
   epochs: number;
   echoStep: number;
@@ -29,6 +31,7 @@ export type Knobs = Partial<RunConfig> & { seed?: number };
 
 /** The notebook's settings (cells 2, 11, 12): what every experiment starts from. */
 export const NOTEBOOK: RunConfig = {
+  name: "",
   seeds: [1],
   epochs: 5,
   echoStep: 3,
@@ -54,6 +57,7 @@ export class UsageError extends Error {}
 const MAX_SEED = 2 ** 32 - 1;
 
 const OPTIONS = {
+  name: { type: "string" },
   seed: { type: "string" },
   seeds: { type: "string" },
   epochs: { type: "string" },
@@ -75,7 +79,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function int(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+export function int(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -100,7 +104,7 @@ function real(
   return v;
 }
 
-function oneOf<T extends string>(flag: string, raw: string | undefined, fallback: T, allowed: readonly T[]): T {
+export function oneOf<T extends string>(flag: string, raw: string | undefined, fallback: T, allowed: readonly T[]): T {
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
     throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, got "${raw}"`);
@@ -138,7 +142,12 @@ export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | nul
   const series = int("series", values.series, base.series, 1, 10_000_000);
   const bptt = int("bptt", values.bptt, base.bptt, 1, series);
   if (series % bptt !== 0) throw new UsageError(`--series ${series} must be divisible by --bptt ${bptt}`);
+  const name = values.name ?? base.name;
+  if (name !== "" && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+    throw new UsageError(`--name must be 1-64 letters, digits, '.', '_' or '-', got "${name}"`);
+  }
   const cfg: RunConfig = {
+    name,
     seeds: parseSeeds(values.seed, values.seeds, knobs),
     epochs: int("epochs", values.epochs, base.epochs, 1, 10_000),
     echoStep: int("echo-step", values["echo-step"], base.echoStep, 1, series - 1),
@@ -168,6 +177,7 @@ export function usage(script: string, about: string, knobs: Knobs): string {
 
 usage: deno task ${script} [flags]
 
+  --name NAME         experiment name in the CSV and its file name (default: the script's)
   --seed N            first seed (default ${d.seeds[0]}); a seed fixes data, init and results
   --seeds N|a,b,c     train N replicas (seeds N consecutive from --seed) or the listed seeds at once
   --epochs N          training epochs, 1..10000 (default ${d.epochs})

@@ -38,6 +38,7 @@ export const CSV_COLUMNS = [
   "clip",
   "fixed_series",
   "epochs",
+  "parameters",
 ] as const;
 
 /** What an experiment script declares: its name, its notebook section, its knobs. */
@@ -99,8 +100,9 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     Deno.exit(2);
   }
   const S = cfg.seeds.length;
+  const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
-  console.log(`config: ${JSON.stringify({ experiment: spec.name, ...cfg, seeds: compactSeeds(cfg.seeds) })}`);
+  console.log(`config: ${JSON.stringify({ experiment: name, ...cfg, seeds: compactSeeds(cfg.seeds) })}`);
 
   const dataFor = (stream: string) =>
     cfg.seeds.map((seed) =>
@@ -127,9 +129,9 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   console.log(`model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${model.parameterCount} parameters, ${S} replica(s)`);
 
   const runId = newRunId();
-  const log = CsvLog.create(`${cfg.out}/${spec.name}-${runId}.csv`, CSV_COLUMNS);
+  const log = CsvLog.create(`${cfg.out}/${name}-${runId}.csv`, CSV_COLUMNS);
   const common = (r: number): Record<string, CsvValue> => ({
-    experiment: spec.name,
+    experiment: name,
     run_id: runId,
     seed: cfg.seeds[r],
     backend: backend.name,
@@ -146,6 +148,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     clip: cfg.clip,
     fixed_series: cfg.fixedSeries,
     epochs: cfg.epochs,
+    parameters: model.parameterCount,
   });
   const tag = (r: number) => (S > 1 ? `[seed ${cfg.seeds[r]}] ` : "");
   const alive: boolean[] = Array(S).fill(true);

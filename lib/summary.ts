@@ -1,0 +1,121 @@
+/**
+ * Many-seed summaries of experiment CSVs: success rate with its Wilson 95%
+ * interval, median and quartiles of final test accuracy, median epochs to
+ * reach 99% train accuracy, diverged count, wall time.
+ */
+import { parse } from "csv-parse/sync";
+import { SUCCESS_ACCURACY } from "./experiment.ts";
+import { median, quantile, wilson } from "./stats.ts";
+
+/** A row of an experiment CSV, as read back (all strings). */
+export type Row = Record<string, string>;
+
+/** Reads every `*.csv` under `dir` (recursively) whose header is an experiment log's. */
+export function readRuns(dir: string): Row[] {
+  const rows: Row[] = [];
+  const walk = (d: string) => {
+    for (const e of [...Deno.readDirSync(d)].sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = `${d}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else if (e.name.endsWith(".csv")) {
+        const parsed = parse(Deno.readTextFileSync(path), { columns: true }) as Row[];
+        if (parsed.length && "run_id" in parsed[0] && "phase" in parsed[0]) rows.push(...parsed);
+      }
+    }
+  };
+  walk(dir);
+  return rows;
+}
+
+/** Keeps, for each experiment name, the rows of its latest run (run ids sort by time). */
+export function latestRuns(rows: Row[]): Row[] {
+  const latest = new Map<string, string>();
+  for (const r of rows) if ((latest.get(r.experiment) ?? "") < r.run_id) latest.set(r.experiment, r.run_id);
+  return rows.filter((r) => latest.get(r.experiment) === r.run_id);
+}
+
+/** One line of a summary table. */
+export interface Summary {
+  config: string;
+  cell: string;
+  hidden: number;
+  layers: number;
+  bptt: number;
+  clip: number;
+  optimizer: string;
+  echo_step: number;
+  epochs: number;
+  parameters: number;
+  seeds: number;
+  successes: number;
+  success_rate: number;
+  wilson_low: number;
+  wilson_high: number;
+  test_acc_q1: number;
+  test_acc_median: number;
+  test_acc_q3: number;
+  epochs_to_99_median: number;
+  diverged: number;
+  wall_seconds: number;
+}
+
+/** Summarises the rows of one run per experiment name, in first-seen order. */
+export function summarise(rows: Row[]): Summary[] {
+  const names = [...new Set(rows.map((r) => r.experiment))];
+  return names.map((config) => {
+    const mine = rows.filter((r) => r.experiment === config);
+    const tests = mine.filter((r) => r.phase === "test");
+    const train = mine.filter((r) => r.phase === "train");
+    const ok = tests.filter((r) => r.status === "ok");
+    const acc = ok.map((r) => Number(r.test_acc));
+    const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;
+    const n = tests.length;
+    const [lo, hi] = n ? wilson(successes, n) : [NaN, NaN];
+    const reached = tests.map((t) => {
+      const hit = train.filter((r) => r.seed === t.seed && Number(r.train_acc) >= SUCCESS_ACCURACY);
+      return hit.length ? Math.min(...hit.map((r) => Number(r.epoch))) : NaN;
+    }).filter((e) => !Number.isNaN(e));
+    const epochSeconds = new Map<string, number>();
+    for (const r of mine) epochSeconds.set(`${r.phase}:${r.epoch}`, Number(r.seconds));
+    const first = mine[0];
+    return {
+      config,
+      cell: first.cell,
+      hidden: Number(first.hidden),
+      layers: Number(first.layers),
+      bptt: Number(first.bptt),
+      clip: Number(first.clip),
+      optimizer: first.optimizer,
+      echo_step: Number(first.echo_step),
+      epochs: Number(first.epochs),
+      parameters: Number(first.parameters),
+      seeds: n,
+      successes,
+      success_rate: n ? successes / n : NaN,
+      wilson_low: lo,
+      wilson_high: hi,
+      test_acc_q1: quantile(acc, 0.25),
+      test_acc_median: median(acc),
+      test_acc_q3: quantile(acc, 0.75),
+      epochs_to_99_median: median(reached),
+      diverged: tests.filter((r) => r.status === "diverged").length,
+      wall_seconds: [...epochSeconds.values()].reduce((a, b) => a + b, 0),
+    };
+  });
+}
+
+const fmt = (x: number, digits = 1) => (Number.isNaN(x) ? "-" : x.toFixed(digits));
+
+/** The summary as a Markdown table. */
+export function summaryMarkdown(rows: Summary[]): string {
+  const head = "| config | params | success | 95% CI | test acc median [q1, q3] | epochs to 99% | diverged | wall |\n" +
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  return head +
+    rows.map((s) =>
+      `| ${s.config} | ${s.parameters} | ${s.successes}/${s.seeds} | ${fmt(100 * s.wilson_low, 0)}-${
+        fmt(100 * s.wilson_high, 0)
+      }% | ${fmt(s.test_acc_median)} [${fmt(s.test_acc_q1)}, ${fmt(s.test_acc_q3)}] | ${
+        fmt(s.epochs_to_99_median, 1)
+      } | ${s.diverged} | ${fmt(s.wall_seconds / 60, 1)} min |`
+    ).join("\n") + "\n";
+}
