@@ -1,0 +1,135 @@
+/**
+ * The memory-capacity map: for each cell and hidden size, the largest echo
+ * step (1..echo-max) that at least half of the seeds learn to >= 99% test
+ * accuracy. The grid is long, so it is sharded: `--shard i/n` runs the i-th
+ * of n disjoint parts, e.g. one per task of a Slurm job array
+ * (`--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`) or one per machine
+ * with GNU parallel; `deno task merge` then combines the shard CSVs.
+ *
+ *   deno task exp:capacity --shard 3/16 [--seeds 10] [--epochs 5] [--bptt 50]
+ *
+ * Writes results/capacity/shard-<i>-of-<n>-<run id>.csv, a row per grid point
+ * as each finishes.
+ */
+import { parseArgs } from "node:util";
+import { tf } from "../lib/tf.ts";
+import { BACKENDS, describeBackend, useBackend } from "../lib/backend.ts";
+import { int, oneOf, UsageError } from "../lib/cli.ts";
+import { CsvLog, newRunId } from "../lib/csv_log.ts";
+import { EchoData } from "../lib/echo_data.ts";
+import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
+import { RMSprop } from "../lib/optim.ts";
+import { testEpoch, trainEpoch } from "../lib/train.ts";
+import { gridId, gridPoints, SHARD_COLUMNS, shardPoints } from "../lib/capacity.ts";
+import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
+import { median } from "../lib/stats.ts";
+
+function config() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      shard: { type: "string" },
+      seeds: { type: "string" },
+      epochs: { type: "string" },
+      bptt: { type: "string" },
+      series: { type: "string" },
+      cells: { type: "string" },
+      hiddens: { type: "string" },
+      "echo-max": { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(`usage: deno task exp:capacity [--shard i/n] [--seeds 10] [--epochs 5] [--bptt 50] [--series 20000]
+  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--backend auto] [--out results/capacity]`);
+    Deno.exit(0);
+  }
+  const shard = values.shard ?? "1/1";
+  const m = /^(\d+)\/(\d+)$/.exec(shard);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
+    throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${shard}"`);
+  }
+  const series = int("series", values.series, 20_000, 1, 10_000_000);
+  const bptt = int("bptt", values.bptt, 50, 1, series);
+  if (series % bptt !== 0) throw new UsageError(`--series ${series} must be divisible by --bptt ${bptt}`);
+  const cells = (values.cells ?? CELLS.join(",")).split(",").map((c) => oneOf("cells", c, "rnn", CELLS) as CellKind);
+  const hiddens = (values.hiddens ?? "2,4,8,16,32,64").split(",").map((h) => int("hiddens", h, 0, 1, 4096));
+  return {
+    shard: Number(m[1]),
+    shards: Number(m[2]),
+    seeds: int("seeds", values.seeds, 10, 1, 4096),
+    epochs: int("epochs", values.epochs, 5, 1, 10_000),
+    bptt,
+    series,
+    cells,
+    hiddens,
+    echoMax: int("echo-max", values["echo-max"], 40, 1, bptt),
+    backend: oneOf("backend", values.backend, "auto", BACKENDS),
+    out: values.out ?? "results/capacity",
+  };
+}
+
+let cfg;
+try {
+  cfg = config();
+} catch (err) {
+  console.error(`error: ${(err as Error).message.split("\n")[0]}`);
+  Deno.exit(2);
+}
+console.log(describeBackend(await useBackend(cfg.backend)));
+console.log(`config: ${JSON.stringify(cfg)}`);
+
+const spec = { cells: cfg.cells, hiddens: cfg.hiddens, echoMax: cfg.echoMax };
+const grid = gridId(spec, { seeds: cfg.seeds, epochs: cfg.epochs, bptt: cfg.bptt, series: cfg.series });
+const points = shardPoints(gridPoints(spec), cfg.shard, cfg.shards);
+const log = CsvLog.create(`${cfg.out}/shard-${cfg.shard}-of-${cfg.shards}-${newRunId()}.csv`, SHARD_COLUMNS);
+const seeds = Array.from({ length: cfg.seeds }, (_, i) => i + 1);
+
+for (const [k, p] of points.entries()) {
+  const t0 = performance.now();
+  const data = (stream: string) =>
+    seeds.map((seed) =>
+      new EchoData({
+        echoStep: p.echoStep,
+        batchSize: 5,
+        seriesLength: cfg.series,
+        truncatedLength: cfg.bptt,
+        seed,
+        stream,
+      })
+    );
+  const train = data("train"), test = data("test");
+  const model = new SimpleRNN({ cell: p.cell, hidden: p.hidden, seeds });
+  const opt = new RMSprop(model.variables, { lr: 0.001 });
+  const alive = seeds.map(() => true);
+  let state: tf.Tensor3D[] | null = null;
+  for (let e = 0; e < cfg.epochs; e++) state = trainEpoch(model, opt, train, state, { alive }).state;
+  const t = testEpoch(model, test, state);
+  tf.dispose(t.state);
+  const acc = t.correct.map((c) => (c / t.digits) * 100).filter((_, r) => alive[r]);
+  const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;
+  log.append({
+    grid_id: grid,
+    shard: cfg.shard,
+    shards: cfg.shards,
+    cell: p.cell,
+    hidden: p.hidden,
+    echo_step: p.echoStep,
+    seeds: cfg.seeds,
+    successes,
+    test_acc_median: median(acc),
+    epochs: cfg.epochs,
+    bptt: cfg.bptt,
+    seconds: ((performance.now() - t0) / 1000).toFixed(1),
+  });
+  console.log(
+    `[${k + 1}/${points.length}] ${p.cell} H${p.hidden} echo ${p.echoStep}: ${successes}/${cfg.seeds} learnt`,
+  );
+  opt.dispose();
+  model.dispose();
+}
+console.log(`csv: ${log.path}`);

@@ -1,0 +1,35 @@
+import { tf } from "./tf.ts";
+import type { SimpleRNN } from "./models.ts";
+
+/**
+ * How far back the loss reaches: for each lag k, the mean over replicas'
+ * batches and positions t >= k of |d loss_t / d x_(t-k)|, where loss_t is the
+ * BCE-with-logits at step t of one sequence run from a zero state.
+ * `x` and `y` are `[S, B, L, 1]`; returns one array of length L per replica.
+ */
+export function inputGradientByLag(model: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D): number[][] {
+  const [S, B, L] = x.shape;
+  const sums = Array.from({ length: S }, () => new Float64Array(L));
+  const counts = new Float64Array(L);
+  for (let t = 0; t < L; t++) {
+    const g = tf.tidy(() =>
+      tf.grad((input: tf.Tensor) => {
+        const z = tf.slice(model.forward(input as tf.Tensor4D, null).logits, [0, 0, t, 0], [S, B, 1, 1]);
+        const target = tf.slice(y, [0, 0, t, 0], [S, B, 1, 1]);
+        const loss = tf.add(tf.sub(tf.relu(z), tf.mul(z, target)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
+        return tf.div(tf.sum(loss), B); // sum over replicas of each replica's batch mean
+      })(x)
+    );
+    const d = g.dataSync();
+    g.dispose();
+    for (let k = 0; k <= t; k++) {
+      counts[k] += 1;
+      for (let s = 0; s < S; s++) {
+        let acc = 0;
+        for (let b = 0; b < B; b++) acc += Math.abs(d[(s * B + b) * L + (t - k)]);
+        sums[s][k] += acc / B;
+      }
+    }
+  }
+  return sums.map((row) => Array.from(row, (v, k) => v / counts[k]));
+}

@@ -1,0 +1,70 @@
+import { assert } from "./_assert.ts";
+import { capacities, gridPoints, MergeError, mergeShards, SHARD_COLUMNS, shardPoints } from "../lib/capacity.ts";
+import { CsvLog } from "../lib/csv_log.ts";
+
+const spec = { cells: ["rnn", "lstm", "gru", "irnn"] as const, hiddens: [2, 4, 8, 16, 32, 64], echoMax: 40 };
+
+Deno.test("shards partition the grid exactly: union is the grid, no overlap", () => {
+  const grid = gridPoints({ ...spec, cells: [...spec.cells] });
+  assert.equal(grid.length, 4 * 6 * 40);
+  for (const n of [1, 2, 3, 7, 16, 960, 1000]) {
+    const seen = new Map<string, number>();
+    for (let i = 1; i <= n; i++) {
+      for (const p of shardPoints(grid, i, n)) {
+        const key = `${p.cell}/${p.hidden}/${p.echoStep}`;
+        assert.ok(!seen.has(key), `n=${n}: ${key} in shards ${seen.get(key)} and ${i}`);
+        seen.set(key, i);
+      }
+    }
+    assert.equal(seen.size, grid.length, `n=${n}: union misses points`);
+  }
+  assert.throws(() => shardPoints(grid, 0, 4), /1 <= i <= n/);
+  assert.throws(() => shardPoints(grid, 5, 4), /1 <= i <= n/);
+});
+
+function writeShards(dir: string, n: number, which: number[], grid = "abcd1234"): string[] {
+  const points = gridPoints({ cells: ["rnn", "lstm"], hiddens: [4], echoMax: 5 });
+  return which.map((i, k) => {
+    const path = `${dir}/shard-${i}-of-${n}-${k}.csv`;
+    const log = CsvLog.create(path, SHARD_COLUMNS);
+    log.append(
+      ...shardPoints(points, i, n).map((p) => ({
+        grid_id: grid,
+        shard: i,
+        shards: n,
+        cell: p.cell,
+        hidden: p.hidden,
+        echo_step: p.echoStep,
+        seeds: 10,
+        successes: p.cell === "lstm" ? 10 : p.echoStep <= 3 ? 6 : 2,
+        test_acc_median: 99,
+        epochs: 5,
+        bptt: 50,
+        seconds: 1,
+      })),
+    );
+    return path;
+  });
+}
+
+Deno.test("merge combines complete shards and refuses missing, duplicated or mixed ones", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const rows = mergeShards(writeShards(`${dir}`, 3, [1, 2, 3]));
+    assert.equal(rows.length, 10);
+    assert.deepEqual(capacities(rows), [{ cell: "rnn", hidden: 4, capacity: 3 }, {
+      cell: "lstm",
+      hidden: 4,
+      capacity: 5,
+    }]);
+    Deno.mkdirSync(`${dir}/a`);
+    assert.throws(() => mergeShards(writeShards(`${dir}/a`, 3, [1, 3])), /missing shard\(s\) 2 of 3/);
+    Deno.mkdirSync(`${dir}/b`);
+    assert.throws(() => mergeShards(writeShards(`${dir}/b`, 3, [1, 2, 2, 3])), /shard 2\/3 appears twice/);
+    Deno.mkdirSync(`${dir}/c`);
+    const mixed = [...writeShards(`${dir}/c`, 2, [1]), ...writeShards(`${dir}/c`, 2, [2], "ffff0000")];
+    assert.throws(() => mergeShards(mixed), MergeError);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
