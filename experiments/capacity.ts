@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { tf } from "../lib/tf.ts";
 import { BACKENDS, describeBackend, useBackend } from "../lib/backend.ts";
-import { int, oneOf, UsageError } from "../lib/cli.ts";
+import { assertWritable, int, oneOf, parseOrExit, UsageError } from "../lib/cli.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
@@ -69,17 +69,11 @@ function config() {
     hiddens,
     echoMax: int("echo-max", values["echo-max"], 40, 1, bptt),
     backend: oneOf("backend", values.backend, "auto", BACKENDS),
-    out: values.out ?? "results/capacity",
+    out: assertWritable("--out", values.out ?? "results/capacity", "exp:capacity"),
   };
 }
 
-let cfg;
-try {
-  cfg = config();
-} catch (err) {
-  console.error(`error: ${(err as Error).message.split("\n")[0]}`);
-  Deno.exit(2);
-}
+const cfg = parseOrExit(config);
 console.log(describeBackend(await useBackend(cfg.backend)));
 console.log(`config: ${JSON.stringify(cfg)}`);
 

@@ -10,7 +10,7 @@
  * seed), then results/memory/summary.csv and summary.md.
  */
 import { parseArgs } from "node:util";
-import { int, oneOf, UsageError } from "../lib/cli.ts";
+import { assertWritable, int, oneOf, parseOrExit, UsageError } from "../lib/cli.ts";
 import { BACKENDS } from "../lib/backend.ts";
 import { runSweep } from "../lib/sweep.ts";
 import { latestRuns, readRuns, summarise, summaryMarkdown } from "../lib/summary.ts";
@@ -72,19 +72,13 @@ function config() {
     epochs: int("epochs", values.epochs, 20, 1, 10_000),
     jobs: int("jobs", values.jobs, navigator.hardwareConcurrency, 1, 256),
     backend: oneOf("backend", values.backend, "auto", BACKENDS),
-    out: values.out ?? "results/memory",
+    out: assertWritable("--out", values.out ?? "results/memory", "exp:memory"),
     only,
     summaryOnly: values["summary-only"] ?? false,
   };
 }
 
-let cfg;
-try {
-  cfg = config();
-} catch (err) {
-  console.error(`error: ${(err as Error).message.split("\n")[0]}`);
-  Deno.exit(2);
-}
+const cfg = parseOrExit(config);
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 if (!cfg.summaryOnly) {

@@ -7,30 +7,30 @@
  */
 import { parseArgs } from "node:util";
 import { capacities, MergeError, mergeShards, SHARD_COLUMNS } from "../lib/capacity.ts";
+import { assertWritable, parseOrExit, UsageError } from "../lib/cli.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 
-const { values, positionals } = (() => {
+const { out, rows, files } = parseOrExit(() => {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: { out: { type: "string" } },
+    strict: true,
+    allowPositionals: true,
+  });
+  const out = values.out ?? "results/capacity/capacity.csv";
+  assertWritable("--out", out, "merge");
   try {
-    return parseArgs({ args: Deno.args, options: { out: { type: "string" } }, strict: true, allowPositionals: true });
+    return { out, rows: mergeShards(positionals), files: positionals };
   } catch (err) {
-    console.error(`error: ${(err as Error).message.split("\n")[0]}`);
-    Deno.exit(2);
+    if (err instanceof MergeError || err instanceof Deno.errors.NotFound) throw new UsageError((err as Error).message);
+    throw err;
   }
-})();
-const out = values.out ?? "results/capacity/capacity.csv";
-let rows;
-try {
-  rows = mergeShards(positionals);
-} catch (err) {
-  if (!(err instanceof MergeError) && !(err instanceof Deno.errors.NotFound)) throw err;
-  console.error(`error: ${(err as Error).message.split("\n")[0]}`);
-  Deno.exit(2);
-}
+});
 try {
   Deno.removeSync(out);
 } catch { /* a first merge */ }
 CsvLog.create(out, SHARD_COLUMNS).append(...rows);
-console.log(`merged ${positionals.length} shard(s), ${rows.length} grid points -> ${out}`);
+console.log(`merged ${files.length} shard(s), ${rows.length} grid points -> ${out}`);
 for (const c of capacities(rows)) {
   console.log(`${c.cell} H${c.hidden}: largest echo learnt by half the seeds = ${c.capacity}`);
 }

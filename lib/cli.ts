@@ -54,6 +54,33 @@ export const NOTEBOOK: RunConfig = {
 /** A bad command line: the message is one line naming the flag and what is allowed. */
 export class UsageError extends Error {}
 
+/**
+ * Runs `parse`; on a {@linkcode UsageError} or a `node:util` parseArgs error
+ * (unknown flag, missing value) prints `error: <one line>` and exits with
+ * code 2 before anything is written.
+ */
+export function parseOrExit<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    const code = String((err as { code?: string }).code ?? "");
+    if (!(err instanceof UsageError) && !code.startsWith("ERR_PARSE_ARGS")) throw err;
+    console.error(`error: ${(err as Error).message.split("\n")[0]}`);
+    Deno.exit(2);
+  }
+}
+
+/** Returns `path`, or throws a {@linkcode UsageError} unless this run's permissions let it write there. */
+export function assertWritable(flag: string, path: string, task: string): string {
+  if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
+    throw new UsageError(
+      `${flag} ${path} is not writable with this run's permissions (tasks allow results/; ` +
+        `run ${task} with deno run --allow-write=${path} instead)`,
+    );
+  }
+  return path;
+}
+
 const MAX_SEED = 2 ** 32 - 1;
 
 const OPTIONS = {

@@ -1,6 +1,6 @@
 import { tf } from "./tf.ts";
 import { describeBackend, useBackend } from "./backend.ts";
-import { type Knobs, parseRunArgs, type RunConfig, usage, UsageError } from "./cli.ts";
+import { assertWritable, type Knobs, parseOrExit, parseRunArgs, type RunConfig, usage } from "./cli.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
 import { SimpleRNN } from "./models.ts";
@@ -65,22 +65,14 @@ export interface ExperimentResult {
 
 /** Parses flags; on bad input prints one line and exits 2, on --help prints usage and exits 0. */
 export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig {
-  try {
+  const cfg = parseOrExit(() => {
     const cfg = parseRunArgs(argv, spec.knobs);
-    if (cfg && Deno.permissions.querySync({ name: "write", path: cfg.out }).state !== "granted") {
-      throw new UsageError(
-        `--out ${cfg.out} is not writable with this run's permissions (tasks allow results/; ` +
-          `use deno run --allow-read --allow-write=${cfg.out} ${spec.task.replace("exp:", "experiments/")}.ts)`,
-      );
-    }
-    if (cfg) return cfg;
-    console.log(usage(spec.task, spec.about, spec.knobs));
-    Deno.exit(0);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`error: ${err.message}`);
-    Deno.exit(2);
-  }
+    if (cfg) assertWritable("--out", cfg.out, spec.task);
+    return cfg;
+  });
+  if (cfg) return cfg;
+  console.log(usage(spec.task, spec.about, spec.knobs));
+  Deno.exit(0);
 }
 
 const pct = (x: number) => `${x.toFixed(1)}%`;
@@ -178,7 +170,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
         phase: "train",
         epoch,
         train_loss: alive[r] ? res.loss[r] : "",
-        train_acc: alive[r] ? acc : "",
+        train_acc: alive[r] ? +acc.toFixed(4) : "",
         status: alive[r] ? "ok" : "diverged",
         seconds: seconds.toFixed(3),
       };
@@ -200,7 +192,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     ...common(r),
     phase: "test",
     epoch: cfg.epochs,
-    test_acc: alive[r] ? testAccuracy[r] : "",
+    test_acc: alive[r] ? +testAccuracy[r].toFixed(4) : "",
     echo_correct: checks ? checks[r].correct : "",
     status: alive[r] ? "ok" : "diverged",
     seconds: ((performance.now() - t0) / 1000).toFixed(3),

@@ -100,3 +100,58 @@ Deno.test("an interrupted run keeps every row it finished", async () => {
   });
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("sweep scripts reject bad input with one line and exit 2", async () => {
+  const cases: [string, string[], RegExp][] = [
+    ["memory", ["--seeds", "0"], /^error: --seeds must be an integer in 1\.\.4096, got "0"$/],
+    ["memory", ["--only", "transformer"], /^error: --only must list configs from .*, got "transformer"$/],
+    ["capacity", ["--shard", "5/4"], /^error: --shard must be i\/n with 1 <= i <= n, got "5\/4"$/],
+    ["capacity", ["--hiddens", "4,x"], /^error: --hiddens must be an integer in 1\.\.4096, got "x"$/],
+    ["capacity", ["--echo-max", "60"], /^error: --echo-max must be an integer in 1\.\.50, got "60"$/],
+    ["gradients", ["--hidden", "-3"], /^error: .*--hidden/],
+  ];
+  const runs = await Promise.all(cases.map(([script, args]) => runScript(script, args)));
+  runs.forEach((r, i) => {
+    const [script, args, re] = cases[i];
+    assert.equal(r.code, 2, `${script} ${args.join(" ")}: exit ${r.code} ${r.stderr}`);
+    assert.match(r.stderr.trim(), re);
+    assert.deepEqual(r.files, []);
+  });
+});
+
+Deno.test("capacity shards run and merge; merge refuses a missing shard", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echolab-test-" });
+  const root = new URL("../", import.meta.url).pathname;
+  const run = (args: string[]) =>
+    new Deno.Command("deno", {
+      args: ["run", "--allow-read", `--allow-write=${dir}`, ...args],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+  const grid = ["--cells", "rnn,lstm", "--hiddens", "4", "--echo-max", "2", "--seeds", "2", "--epochs", "1"]
+    .concat(["--series", "200", "--bptt", "20", "--backend", "wasm", "--out", dir]);
+  const shards = await Promise.all(
+    [1, 2, 3].map((i) => run(["experiments/capacity.ts", "--shard", `${i}/3`, ...grid])),
+  );
+  shards.forEach((s) => assert.equal(s.code, 0, new TextDecoder().decode(s.stderr)));
+  const files = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`).sort();
+  assert.equal(files.length, 3);
+
+  const missing = await run(["experiments/merge.ts", files[0], files[2], "--out", `${dir}/merged.csv`]);
+  assert.equal(missing.code, 2);
+  assert.match(new TextDecoder().decode(missing.stderr).trim(), /^error: missing shard\(s\) 2 of 3$/);
+  assert.throws(() => Deno.statSync(`${dir}/merged.csv`));
+
+  const twice = await run(["experiments/merge.ts", ...files, files[1], "--out", `${dir}/merged.csv`]);
+  assert.equal(twice.code, 2);
+  assert.match(new TextDecoder().decode(twice.stderr), /shard 2\/3 appears twice/);
+
+  const ok = await run(["experiments/merge.ts", ...files, "--out", `${dir}/merged.csv`]);
+  assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  const merged = Deno.readTextFileSync(`${dir}/merged.csv`).trim().split("\n");
+  assert.equal(merged.length, 1 + 4, "header and the 4 grid points");
+  assert.match(new TextDecoder().decode(ok.stdout), /^rnn H4: largest echo learnt by half the seeds = \d+$/m);
+  await Deno.remove(dir, { recursive: true });
+});
