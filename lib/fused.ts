@@ -29,19 +29,40 @@ interface Dims {
   G: number;
 }
 
-/** hh[g] = sum_k W[g, k] h[k] + b[g] for one (s, b) row. */
+type Vec = Float64Array | Float32Array;
+
+// The two loops below carry nearly all the work. Unrolled over four gate rows,
+// each load of h (or h_prev, d) serves four rows: about 2x faster in V8.
+
+/** out[g] = sum_k W[g, k] h[k] + b[g] for one (s, b) row. */
 function recur(
   w: Float32Array,
   wOff: number,
   b: Float32Array,
   bOff: number,
-  h: Float64Array | Float32Array,
+  h: Vec,
   hOff: number,
   G: number,
   H: number,
   out: Float64Array,
 ): void {
-  for (let g = 0; g < G; g++) {
+  let g = 0;
+  for (; g + 3 < G; g += 4) {
+    let a0 = b[bOff + g], a1 = b[bOff + g + 1], a2 = b[bOff + g + 2], a3 = b[bOff + g + 3];
+    const r0 = wOff + g * H, r1 = r0 + H, r2 = r1 + H, r3 = r2 + H;
+    for (let k = 0; k < H; k++) {
+      const hk = h[hOff + k];
+      a0 += w[r0 + k] * hk;
+      a1 += w[r1 + k] * hk;
+      a2 += w[r2 + k] * hk;
+      a3 += w[r3 + k] * hk;
+    }
+    out[g] = a0;
+    out[g + 1] = a1;
+    out[g + 2] = a2;
+    out[g + 3] = a3;
+  }
+  for (; g < G; g++) {
     let acc = b[bOff + g];
     const row = wOff + g * H;
     for (let k = 0; k < H; k++) acc += w[row + k] * h[hOff + k];
@@ -54,7 +75,7 @@ function recurBack(
   w: Float32Array,
   wOff: number,
   d: Float64Array,
-  hPrev: Float64Array | Float32Array,
+  hPrev: Vec,
   hOff: number,
   G: number,
   H: number,
@@ -63,11 +84,22 @@ function recurBack(
   bOff: number,
   dhPrev: Float64Array,
 ): void {
-  for (let g = 0; g < G; g++) {
-    const dg = d[g];
-    if (dg === 0) continue;
-    db[bOff + g] += dg;
-    const row = wOff + g * H;
+  for (let g = 0; g < G; g++) db[bOff + g] += d[g];
+  let g = 0;
+  for (; g + 3 < G; g += 4) {
+    const d0 = d[g], d1 = d[g + 1], d2 = d[g + 2], d3 = d[g + 3];
+    const r0 = wOff + g * H, r1 = r0 + H, r2 = r1 + H, r3 = r2 + H;
+    for (let k = 0; k < H; k++) {
+      const hk = hPrev[hOff + k];
+      dW[r0 + k] += d0 * hk;
+      dW[r1 + k] += d1 * hk;
+      dW[r2 + k] += d2 * hk;
+      dW[r3 + k] += d3 * hk;
+      dhPrev[k] += w[r0 + k] * d0 + w[r1 + k] * d1 + w[r2 + k] * d2 + w[r3 + k] * d3;
+    }
+  }
+  for (; g < G; g++) {
+    const dg = d[g], row = wOff + g * H;
     for (let k = 0; k < H; k++) {
       dW[row + k] += dg * hPrev[hOff + k];
       dhPrev[k] += w[row + k] * dg;
