@@ -2,12 +2,14 @@
  * `deno task bench`: training speed of the suite against the notebook's own
  * PyTorch code, measured in one invocation on this machine.
  *
- * For each backend (cpu, wasm), model (echo3: H 4; echo10-h60: H 60) and
- * replica count (1, 8, 64) it times trainEpoch steps and prints ms per step,
- * steps per second, replicas x steps per second, and the ratio of the
- * latter to PyTorch's single-seed steps per second. It also times echo3 end
- * to end (5 epochs, test, random-sequence check) on `auto`, and runs
- * bench/notebook_torch.py with /usr/bin/python3 when PyTorch is there.
+ * For each backend (cpu, wasm), path (op-level, fused), model (echo3: H 4;
+ * echo10-h60: H 60) and replica count (1, 8, 64, 256) it times trainEpoch
+ * steps and prints ms per step, steps per second, replicas x steps per second,
+ * and the ratio of the latter to PyTorch's single-seed steps per second. It
+ * also runs one 64-replica sweep per core as separate processes (how
+ * exp:memory uses the machine), times echo3 end to end (5 epochs, test,
+ * random-sequence check) on `auto`, and runs bench/notebook_torch.py with
+ * /usr/bin/python3 when PyTorch is there.
  * Writes results/bench.csv (a new file each run, with the date in its name).
  */
 import { tf } from "../lib/tf.ts";
@@ -19,7 +21,7 @@ import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 
 const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
-const REPLICAS = [1, 8, 64];
+const REPLICAS = [1, 8, 64, 256];
 const BUDGET_MS = 1500;
 
 interface Torch {
@@ -74,6 +76,34 @@ async function echo3EndToEnd(): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+// Child mode: `bench.ts --child MODEL REPLICAS` prints its ms per step and exits.
+if (Deno.args[0] === "--child") {
+  const m = MODELS.find((m) => m.name === Deno.args[1])!;
+  await useBackend("auto");
+  console.log(JSON.stringify({ ms: msPerStep(m.echo, m.hidden, Number(Deno.args[2]), "auto") }));
+  Deno.exit(0);
+}
+
+/** Replica-steps per second of one child process per core, all running at once. */
+async function processesThroughput(model: string, S: number, procs: number): Promise<number> {
+  const runs = await Promise.all(
+    Array.from({ length: procs }, () =>
+      new Deno.Command("deno", {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write=results",
+          "--allow-run=/usr/bin/python3,deno",
+          "bench/bench.ts",
+          "--child",
+          model,
+          String(S),
+        ],
+      }).output()),
+  );
+  return runs.reduce((sum, r) => sum + (S * 1000) / JSON.parse(new TextDecoder().decode(r.stdout)).ms, 0);
+}
+
 const torch = await torchBaseline();
 const torchMs = typeof torch === "string"
   ? null
@@ -124,6 +154,11 @@ for (const backend of ["cpu", "wasm"] as const) {
       }
     }
   }
+}
+const procs = navigator.hardwareConcurrency;
+for (const m of MODELS) {
+  const rate = await processesThroughput(m.name, 64, procs);
+  add(`fused, ${procs} processes`, "auto", m.name, 64 * procs, (64 * procs * 1000) / rate);
 }
 console.table(rows.map(({ run_id: _, ...r }) => r));
 

@@ -94,7 +94,9 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   const S = cfg.seeds.length;
   const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
-  console.log(`config: ${JSON.stringify({ experiment: name, ...cfg, seeds: compactSeeds(cfg.seeds) })}`);
+  console.log(
+    `config: ${JSON.stringify({ experiment: name, ...cfg, name: undefined, seeds: compactSeeds(cfg.seeds) })}`,
+  );
 
   const dataFor = (stream: string) =>
     cfg.seeds.map((seed) =>
