@@ -47,9 +47,12 @@ async function torchBaseline(): Promise<Torch | string> {
 function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind): number {
   const seeds = Array.from({ length: S }, (_, i) => i + 1);
   const chunks = 10;
-  const datas = seeds.map((seed) =>
-    new EchoData({ echoStep: echo, batchSize: 5, seriesLength: 20 * chunks, truncatedLength: 20, seed })
-  );
+  const datas = EchoData.forSeeds(seeds, {
+    echoStep: echo,
+    batchSize: 5,
+    seriesLength: 20 * chunks,
+    truncatedLength: 20,
+  });
   const model = new SimpleRNN({ hidden, seeds, kernel });
   const opt = new RMSprop(model.variables);
   let state: State = trainEpoch(model, opt, datas, null).state; // warm-up

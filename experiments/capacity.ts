@@ -86,16 +86,13 @@ const seeds = Array.from({ length: cfg.seeds }, (_, i) => i + 1);
 for (const [k, p] of points.entries()) {
   const t0 = performance.now();
   const data = (stream: string) =>
-    seeds.map((seed) =>
-      new EchoData({
-        echoStep: p.echoStep,
-        batchSize: 5,
-        seriesLength: cfg.series,
-        truncatedLength: cfg.bptt,
-        seed,
-        stream,
-      })
-    );
+    EchoData.forSeeds(seeds, {
+      echoStep: p.echoStep,
+      batchSize: 5,
+      seriesLength: cfg.series,
+      truncatedLength: cfg.bptt,
+      stream,
+    });
   const train = data("train"), test = data("test");
   const model = new SimpleRNN({ cell: p.cell, hidden: p.hidden, seeds });
   const opt = new RMSprop(model.variables, { lr: 0.001 });

@@ -46,17 +46,13 @@ const log = CsvLog.create(`${cfg.out}/gradients-${runId}.csv`, [
 ]);
 
 // The probe: the same random sequences for every cell, from a zero state.
-const probe = cfg.seeds.map((seed) =>
-  new EchoData({
-    echoStep: cfg.echoStep,
-    batchSize: PROBE_BATCH,
-    seriesLength: PROBE_LENGTH,
-    truncatedLength: PROBE_LENGTH,
-    seed,
-    stream: "probe",
-  })
-    .chunkAt(0)
-);
+const probe = EchoData.forSeeds(cfg.seeds, {
+  echoStep: cfg.echoStep,
+  batchSize: PROBE_BATCH,
+  seriesLength: PROBE_LENGTH,
+  truncatedLength: PROBE_LENGTH,
+  stream: "probe",
+}).map((d) => d.chunkAt(0));
 const S = cfg.seeds.length;
 const stack = (k: "x" | "y") =>
   tf.tensor4d(Float32Array.from(probe.flatMap((c) => [...c[k]])), [S, PROBE_BATCH, PROBE_LENGTH, 1]);
@@ -90,16 +86,13 @@ for (const cell of CELLS_COMPARED) {
   record("init", Array(S).fill(""));
 
   const data = (stream: string) =>
-    cfg.seeds.map((seed) =>
-      new EchoData({
-        echoStep: cfg.echoStep,
-        batchSize: cfg.batch,
-        seriesLength: cfg.series,
-        truncatedLength: cfg.bptt,
-        seed,
-        stream,
-      })
-    );
+    EchoData.forSeeds(cfg.seeds, {
+      echoStep: cfg.echoStep,
+      batchSize: cfg.batch,
+      seriesLength: cfg.series,
+      truncatedLength: cfg.bptt,
+      stream,
+    });
   const train = data("train"), test = data("test");
   const opt = makeOptimizer(cfg.optimizer, model.variables, cfg.lr);
   let state: tf.Tensor3D[] | null = null;

@@ -64,6 +64,11 @@ export class EchoData {
     this.generateNewSeries();
   }
 
+  /** One EchoData per seed (one per replica), the other options shared. */
+  static forSeeds(seeds: number[], opts: Omit<EchoDataOptions, "seed">): EchoData[] {
+    return seeds.map((seed) => new EchoData({ ...opts, seed }));
+  }
+
   /** Number of chunks in a series: seriesLength / T. */
   get length(): number {
     return this.seriesLength / this.truncatedLength;

@@ -99,17 +99,14 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   );
 
   const dataFor = (stream: string) =>
-    cfg.seeds.map((seed) =>
-      new EchoData({
-        echoStep: cfg.echoStep,
-        batchSize: cfg.batch,
-        seriesLength: cfg.series,
-        truncatedLength: cfg.bptt,
-        seed,
-        stream,
-        fixedSeries: cfg.fixedSeries,
-      })
-    );
+    EchoData.forSeeds(cfg.seeds, {
+      echoStep: cfg.echoStep,
+      batchSize: cfg.batch,
+      seriesLength: cfg.series,
+      truncatedLength: cfg.bptt,
+      stream,
+      fixedSeries: cfg.fixedSeries,
+    });
   const trainData = dataFor("train"), testData = dataFor("test");
   const model = new SimpleRNN({
     cell: cfg.cell,
@@ -119,7 +116,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     identityScale: cfg.identityScale,
     kernel: cfg.kernel,
   });
-  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr, cfg.kernel === "op" ? "op" : "auto");
+  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr, cfg.kernel);
   console.log(`model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${model.parameterCount} parameters, ${S} replica(s)`);
 
   const runId = newRunId();
