@@ -42,12 +42,8 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "slow: LSTM H60 at echo 10, 20 epochs, seed 1 reaches >= 99% test accuracy",
-  ignore: !slow,
-  fn: async () => {
-    const r = await runScript("echo10-h60", ["--cell", "lstm", "--seeds", "1", "--backend", "wasm"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(testAcc(r.rows, 1) >= 99, `seed 1: ${testAcc(r.rows, 1)}%`);
-  },
+Deno.test("LSTM H60 at echo 10: seed 1 reaches >= 99% test accuracy in 5 epochs (where the RNN is a coin toss)", async () => {
+  const r = await runScript("echo10-h60", ["--cell", "lstm", "--seeds", "1", "--epochs", "5", "--backend", "wasm"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(testAcc(r.rows, 1) >= 99, `seed 1: ${testAcc(r.rows, 1)}%`);
 });
