@@ -107,6 +107,7 @@ for (const [k, p] of points.entries()) {
     grid_id: grid,
     shard: cfg.shard,
     shards: cfg.shards,
+    points: points.length,
     cell: p.cell,
     hidden: p.hidden,
     echo_step: p.echoStep,

@@ -53,6 +53,7 @@ export const SHARD_COLUMNS = [
   "grid_id",
   "shard",
   "shards",
+  "points",
   "cell",
   "hidden",
   "echo_step",
@@ -82,17 +83,21 @@ export function mergeShards(files: string[]): ShardRow[] {
   for (const file of files) {
     const own = parse(Deno.readTextFileSync(file), { columns: true }) as ShardRow[];
     if (own.length === 0) throw new MergeError(`${file} holds no rows (an unfinished shard?)`);
-    const { grid_id, shard, shards } = own[0];
-    if (own.some((r) => r.grid_id !== grid_id || r.shard !== shard || r.shards !== shards)) {
+    const { grid_id, shard, shards, points } = own[0];
+    if (own.some((r) => r.grid_id !== grid_id || r.shard !== shard || r.shards !== shards || r.points !== points)) {
       throw new MergeError(`${file} mixes rows of different shards`);
     }
-    if (grid && grid_id !== grid) throw new MergeError(`${file} is from grid ${grid_id}, the others from ${grid}`);
-    if (total && Number(shards) !== total) {
-      throw new MergeError(`${file} is one of ${shards} shards, the others of ${total}`);
+    const [i, n] = [Number(shard), Number(shards)];
+    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(i) || i < 1 || i > n) {
+      throw new MergeError(`${file} names shard "${shard}/${shards}", not i/n with 1 <= i <= n`);
     }
+    if (own.length !== Number(points)) {
+      throw new MergeError(`shard ${i}/${n} in ${file} is incomplete: ${own.length} of ${points} grid points`);
+    }
+    if (grid && grid_id !== grid) throw new MergeError(`${file} is from grid ${grid_id}, the others from ${grid}`);
+    if (total && n !== total) throw new MergeError(`${file} is one of ${n} shards, the others of ${total}`);
     grid = grid_id;
-    total = Number(shards);
-    const i = Number(shard);
+    total = n;
     if (byShard.has(i)) throw new MergeError(`shard ${i}/${total} appears twice: ${byShard.get(i)} and ${file}`);
     byShard.set(i, file);
     rows.push(...own);

@@ -70,8 +70,16 @@ export function parseOrExit<T>(parse: () => T): T {
   }
 }
 
-/** Returns `path`, or throws a {@linkcode UsageError} unless this run's permissions let it write there. */
+/**
+ * Returns `path`, or throws a {@linkcode UsageError} unless this run's
+ * permissions let it write there and it is not an existing file.
+ */
 export function assertWritable(flag: string, path: string, task: string): string {
+  try {
+    if (!Deno.statSync(path).isDirectory) throw new UsageError(`${flag} ${path} is a file; it must name a directory`);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+  }
   if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
     throw new UsageError(
       `${flag} ${path} is not writable with this run's permissions (tasks allow results/; ` +
@@ -107,7 +115,14 @@ const OPTIONS = {
 } as const;
 
 export function int(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
+  if (raw === undefined) {
+    if (fallback < min || fallback > max) {
+      throw new UsageError(
+        `--${flag} must be an integer in ${min}..${max}, got its default ${fallback}; set --${flag}`,
+      );
+    }
+    return fallback;
+  }
   const v = Number(raw);
   if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
     throw new UsageError(`--${flag} must be an integer in ${min}..${max}, got "${raw}"`);

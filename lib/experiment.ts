@@ -192,7 +192,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     phase: "test",
     epoch: cfg.epochs,
     test_acc: alive[r] ? +testAccuracy[r].toFixed(4) : "",
-    echo_correct: checks ? checks[r].correct : "",
+    echo_correct: checks && alive[r] ? checks[r].correct : "",
     status: alive[r] ? "ok" : "diverged",
     seconds: ((performance.now() - t0) / 1000).toFixed(3),
   })));

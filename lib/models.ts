@@ -115,7 +115,9 @@ export class SimpleRNN {
     const size = v.size / this.replicas;
     if (data.length !== size) throw new Error(`SimpleRNN: ${name} takes ${size} numbers, got ${data.length}`);
     all.set(data, r * size);
-    v.assign(tf.tensor(all, v.shape));
+    const next = tf.tensor(all, v.shape);
+    v.assign(next);
+    next.dispose();
   }
 
   /**

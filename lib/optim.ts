@@ -44,7 +44,9 @@ function fusedUpdate(
     if (alive && !alive[r]) continue;
     for (let i = r * per; i < (r + 1) * per; i++) update(p, g, i);
   }
-  v.assign(tf.tensor(p, v.shape));
+  const next = tf.tensor(p, v.shape);
+  v.assign(next);
+  next.dispose();
 }
 
 /** Options of {@linkcode RMSprop}, PyTorch's defaults except lr (the notebook's 0.001). */

@@ -27,10 +27,19 @@ export function readRuns(dir: string): Row[] {
   return rows;
 }
 
-/** Keeps, for each experiment name, the rows of its latest run (run ids sort by time). */
+/**
+ * Keeps, for each experiment name, the rows of its latest finished run (one
+ * with test rows; run ids sort by time), or of its latest run if none finished.
+ */
 export function latestRuns(rows: Row[]): Row[] {
+  const finished = new Set(rows.filter((r) => r.phase === "test").map((r) => r.run_id));
   const latest = new Map<string, string>();
-  for (const r of rows) if ((latest.get(r.experiment) ?? "") < r.run_id) latest.set(r.experiment, r.run_id);
+  for (const r of rows) {
+    const best = latest.get(r.experiment);
+    const better = best === undefined ||
+      (finished.has(r.run_id) === finished.has(best) ? r.run_id > best : finished.has(r.run_id));
+    if (better) latest.set(r.experiment, r.run_id);
+  }
   return rows.filter((r) => latest.get(r.experiment) === r.run_id);
 }
 
@@ -54,6 +63,9 @@ export interface Summary {
   test_acc_q1: number;
   test_acc_median: number;
   test_acc_q3: number;
+  /** Seeds whose train accuracy reached 99% in some epoch. */
+  reached_99: number;
+  /** Median first epoch at >= 99% train accuracy, over the seeds that reached it. */
   epochs_to_99_median: number;
   diverged: number;
   wall_seconds: number;
@@ -97,6 +109,7 @@ export function summarise(rows: Row[]): Summary[] {
       test_acc_q1: quantile(acc, 0.25),
       test_acc_median: median(acc),
       test_acc_q3: quantile(acc, 0.75),
+      reached_99: reached.length,
       epochs_to_99_median: median(reached),
       diverged: tests.filter((r) => r.status === "diverged").length,
       wall_seconds: [...epochSeconds.values()].reduce((a, b) => a + b, 0),
@@ -108,7 +121,8 @@ const fmt = (x: number, digits = 1) => (Number.isNaN(x) ? "-" : x.toFixed(digits
 
 /** The summary as a Markdown table. */
 export function summaryMarkdown(rows: Summary[]): string {
-  const head = "| config | params | success | 95% CI | test acc median [q1, q3] | epochs to 99% | diverged | wall |\n" +
+  const head =
+    "| config | params | success | 95% CI | test acc median [q1, q3] | epochs to 99% (seeds) | diverged | wall |\n" +
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   return head +
     rows.map((s) =>
@@ -116,6 +130,6 @@ export function summaryMarkdown(rows: Summary[]): string {
         fmt(100 * s.wilson_high, 0)
       }% | ${fmt(s.test_acc_median)} [${fmt(s.test_acc_q1)}, ${fmt(s.test_acc_q3)}] | ${
         fmt(s.epochs_to_99_median, 1)
-      } | ${s.diverged} | ${fmt(s.wall_seconds / 60, 1)} min |`
+      } (${s.reached_99}) | ${s.diverged} | ${fmt(s.wall_seconds / 60, 1)} min |`
     ).join("\n") + "\n";
 }

@@ -22,14 +22,17 @@ Deno.test("shards partition the grid exactly: union is the grid, no overlap", ()
   assert.throws(() => shardPoints(grid, 5, 4), /1 <= i <= n/);
 });
 
-function writeShards(dir: string, n: number, which: number[], grid = "abcd1234"): string[] {
+/** Shard CSVs as exp:capacity writes them; shard `cut` stops one point short, as if killed. */
+function writeShards(dir: string, n: number, which: number[], grid = "abcd1234", cut = 0): string[] {
   const points = gridPoints({ cells: ["rnn", "lstm"], hiddens: [4], echoMax: 5 });
   return which.map((i, k) => {
     const path = `${dir}/shard-${i}-of-${n}-${k}.csv`;
     const log = CsvLog.create(path, SHARD_COLUMNS);
+    const mine = shardPoints(points, i, n);
     log.append(
-      ...shardPoints(points, i, n).map((p) => ({
+      ...mine.slice(0, i === cut ? mine.length - 1 : mine.length).map((p) => ({
         grid_id: grid,
+        points: mine.length,
         shard: i,
         shards: n,
         cell: p.cell,
@@ -64,6 +67,11 @@ Deno.test("merge combines complete shards and refuses missing, duplicated or mix
     Deno.mkdirSync(`${dir}/c`);
     const mixed = [...writeShards(`${dir}/c`, 2, [1]), ...writeShards(`${dir}/c`, 2, [2], "ffff0000")];
     assert.throws(() => mergeShards(mixed), MergeError);
+    Deno.mkdirSync(`${dir}/d`);
+    assert.throws(
+      () => mergeShards(writeShards(`${dir}/d`, 3, [1, 2, 3], "abcd1234", 2)),
+      /shard 2\/3 in .* is incomplete: 2 of 3 grid points/,
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -15,6 +15,14 @@ const BAD: [string[], RegExp][] = [
   [["--seeds", "3,3"], /^error: --seeds must list distinct seeds, got "3,3"$/],
   [["--cell", "transformer"], /^error: --cell must be one of rnn, lstm, gru, irnn, got "transformer"$/],
   [["extra"], /^error: .*extra/],
+  [
+    ["--series", "20", "--bptt", "10", "--echo-step", "20"],
+    /^error: --echo-step must be an integer in 1\.\.19, got "20"$/,
+  ],
+  [
+    ["--series", "3", "--bptt", "1"],
+    /^error: --echo-step must be an integer in 1\.\.2, got its default 3; set --echo-step$/,
+  ],
 ];
 
 Deno.test("bad input: one line naming the flag, exit code 2, nothing written", async () => {
@@ -27,6 +35,20 @@ Deno.test("bad input: one line naming the flag, exit code 2, nothing written", a
     assert.match(lines[0], re);
     assert.deepEqual(r.files, [], `${args.join(" ")} wrote ${r.files}`);
   });
+});
+
+Deno.test("--out naming an existing file is refused with exit 2", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "echolab-test-" });
+  Deno.writeTextFileSync(`${dir}/taken`, "x");
+  const r = await new Deno.Command("deno", {
+    args: ["run", "--allow-read", `--allow-write=${dir}`, "experiments/echo3.ts", "--out", `${dir}/taken`],
+    cwd: new URL("../", import.meta.url).pathname,
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 2);
+  assert.match(new TextDecoder().decode(r.stderr).trim(), /^error: --out .*taken is a file; it must name a directory$/);
+  assert.equal(Deno.readTextFileSync(`${dir}/taken`), "x");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("--help prints the flags and writes nothing", async () => {

@@ -8,13 +8,13 @@ import { Rng } from "../lib/rng.ts";
 /** Outputs, final state and every gradient (parameters and initial state) of one model. */
 function run(m: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D, state: tf.Tensor3D[]) {
   const out = m.forward(x, state);
-  const { grads } = tf.variableGrads(
-    () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar,
-    m.variables,
-  );
-  const gState = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(
-    state,
-  );
+  // The loss also reads the final state (h, and c for LSTM), so those gradient paths are checked too.
+  const loss = (s: tf.Tensor3D[]) => {
+    const o = m.forward(x, s);
+    return tf.add(tf.sum(bceWithLogits(o.logits, y)), tf.mul(tf.addN(o.state.map((t) => tf.sum(t))), 0.1)) as tf.Scalar;
+  };
+  const { grads } = tf.variableGrads(() => loss(state), m.variables);
+  const gState = tf.grads((...s: tf.Tensor[]) => loss(s as tf.Tensor3D[]))(state);
   const flat = (ts: tf.Tensor[]) => ts.flatMap((t) => [...t.dataSync()]);
   const res = {
     logits: [...out.logits.dataSync()],
