@@ -41,3 +41,28 @@ export { type BackendChoice, type BackendName, BACKENDS, describeBackend, useBac
 export { type Knobs, NOTEBOOK, parseRunArgs, type RunConfig, UsageError } from "./lib/cli.ts";
 export { CsvLog, type CsvValue, newRunId } from "./lib/csv_log.ts";
 export { CSV_COLUMNS, type ExperimentSpec, runExperiment, SUCCESS_ACCURACY } from "./lib/experiment.ts";
+export { FUSED_BACKENDS, fusedLayer } from "./lib/fused.ts";
+export { type KernelKind, KERNELS } from "./lib/models.ts";
+export { type OptimizerKernel } from "./lib/optim.ts";
+export { median, quantile, wilson } from "./lib/stats.ts";
+export { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "./lib/summary.ts";
+export { runSweep, type SweepJob, type SweepResult } from "./lib/sweep.ts";
+export { inputGradientByLag } from "./lib/gradients.ts";
+export {
+  capacities,
+  type GridPoint,
+  gridPoints,
+  type GridSpec,
+  MergeError,
+  mergeShards,
+  shardPoints,
+} from "./lib/capacity.ts";
+export {
+  capacityHeatmapSpec,
+  gradientLagSpec,
+  learningCurvesSpec,
+  renderSvg,
+  successBarsSpec,
+  svgToPng,
+  writeChart,
+} from "./lib/charts.ts";
