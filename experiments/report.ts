@@ -94,6 +94,7 @@ if (memoryRows.length) {
     learningCurvesSpec(
       num(memoryRows, ["epoch", "train_acc", "test_acc", "seed"]),
       "Echo 10: train accuracy per epoch, one line per seed (red: test)",
+      MEMORY_ORDER,
     ),
   );
   sections.push(

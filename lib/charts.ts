@@ -49,12 +49,12 @@ export async function writeChart(base: string, spec: TopLevelSpec): Promise<[str
 type Datum = Record<string, string | number | null>;
 
 /** Train accuracy per epoch, one line per seed, a panel per config; test accuracy as points. */
-export function learningCurvesSpec(rows: Datum[], title: string): TopLevelSpec {
+export function learningCurvesSpec(rows: Datum[], title: string, order?: string[]): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
     data: { values: rows },
-    facet: { field: "experiment", type: "nominal", title: null },
+    facet: { field: "experiment", type: "nominal", title: null, ...(order ? { sort: order } : {}) },
     columns: 5,
     resolve: { scale: { x: "independent" } },
     spec: {
