@@ -115,6 +115,7 @@ export function successBarsSpec(summary: Datum[], title: string): TopLevelSpec {
 
 /** Largest echo step learnt per cell and hidden size. */
 export function capacityHeatmapSpec(cells: Datum[], title: string): TopLevelSpec {
+  const light = 0.6 * Math.max(1, ...cells.map((c) => Number(c.capacity))); // viridis turns light here
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
@@ -136,7 +137,7 @@ export function capacityHeatmapSpec(cells: Datum[], title: string): TopLevelSpec
         mark: { type: "text", fontSize: 11 },
         encoding: {
           text: { field: "capacity", type: "quantitative" },
-          color: { condition: { test: "datum.capacity > 20", value: "black" }, value: "white" },
+          color: { condition: { test: `datum.capacity > ${light}`, value: "black" }, value: "white" },
         },
       },
     ],
