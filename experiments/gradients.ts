@@ -10,7 +10,7 @@
  */
 import { tf } from "../lib/tf.ts";
 import { describeBackend, useBackend } from "../lib/backend.ts";
-import { configFromArgs } from "../lib/experiment.ts";
+import { configFromArgs, echoDataFor } from "../lib/experiment.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, SimpleRNN } from "../lib/models.ts";
@@ -85,15 +85,7 @@ for (const cell of CELLS_COMPARED) {
   };
   record("init", Array(S).fill(""));
 
-  const data = (stream: string) =>
-    EchoData.forSeeds(cfg.seeds, {
-      echoStep: cfg.echoStep,
-      batchSize: cfg.batch,
-      seriesLength: cfg.series,
-      truncatedLength: cfg.bptt,
-      stream,
-    });
-  const train = data("train"), test = data("test");
+  const train = echoDataFor(cfg, "train"), test = echoDataFor(cfg, "test");
   const opt = makeOptimizer(cfg.optimizer, model.variables, cfg.lr);
   let state: tf.Tensor3D[] | null = null;
   for (let e = 0; e < cfg.epochs; e++) state = trainEpoch(model, opt, train, state, { clip: cfg.clip }).state;

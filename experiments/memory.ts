@@ -15,32 +15,7 @@ import { BACKENDS } from "../lib/backend.ts";
 import { runSweep } from "../lib/sweep.ts";
 import { latestRuns, readRuns, summarise, summaryMarkdown } from "../lib/summary.ts";
 import { CsvLog } from "../lib/csv_log.ts";
-
-// The remedies, longest first so the process pool stays busy.
-const CONFIGS: Record<string, string[]> = {
-  "rnn-6x60": ["--cell", "rnn", "--hidden", "60", "--layers", "6"], // the notebook's three failures
-  "lstm-h60": ["--cell", "lstm", "--hidden", "60"], // gated memory
-  "gru-h60": ["--cell", "gru", "--hidden", "60"],
-  "rnn-h60": ["--cell", "rnn", "--hidden", "60"],
-  "irnn-h60": ["--cell", "irnn", "--hidden", "60"], // identity init (Le et al. 2015)
-  "rnn-h60-bptt40": ["--cell", "rnn", "--hidden", "60", "--bptt", "40"], // a longer truncation window
-  "rnn-h60-clip1": ["--cell", "rnn", "--hidden", "60", "--clip", "1"], // gradient clipping (Pascanu et al. 2013)
-  "lstm-h4": ["--cell", "lstm", "--hidden", "4"],
-  "gru-h4": ["--cell", "gru", "--hidden", "4"],
-  "rnn-h4": ["--cell", "rnn", "--hidden", "4"],
-};
-const ORDER = [
-  "rnn-h4",
-  "rnn-h60",
-  "rnn-6x60",
-  "lstm-h4",
-  "lstm-h60",
-  "gru-h4",
-  "gru-h60",
-  "irnn-h60",
-  "rnn-h60-bptt40",
-  "rnn-h60-clip1",
-];
+import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_configs.ts";
 
 function config() {
   const { values } = parseArgs({

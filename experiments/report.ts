@@ -15,21 +15,10 @@ import {
 import { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "../lib/summary.ts";
 import { capacities, type ShardRow } from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
+import { MEMORY_ORDER } from "../lib/memory_configs.ts";
 
 const RESULTS = "results";
 const CHARTS = `${RESULTS}/charts`;
-const MEMORY_ORDER = [
-  "rnn-h4",
-  "rnn-h60",
-  "rnn-6x60",
-  "lstm-h4",
-  "lstm-h60",
-  "gru-h4",
-  "gru-h60",
-  "irnn-h60",
-  "rnn-h60-bptt40",
-  "rnn-h60-clip1",
-];
 Deno.mkdirSync(CHARTS, { recursive: true });
 
 const exists = (p: string) => {

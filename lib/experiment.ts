@@ -75,6 +75,18 @@ export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig 
   Deno.exit(0);
 }
 
+/** Each replica's echo data for a run configuration; `stream` keeps train and test data apart. */
+export function echoDataFor(cfg: RunConfig, stream: string): EchoData[] {
+  return EchoData.forSeeds(cfg.seeds, {
+    echoStep: cfg.echoStep,
+    batchSize: cfg.batch,
+    seriesLength: cfg.series,
+    truncatedLength: cfg.bptt,
+    stream,
+    fixedSeries: cfg.fixedSeries,
+  });
+}
+
 const pct = (x: number) => `${x.toFixed(1)}%`;
 
 /**
@@ -98,16 +110,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     `config: ${JSON.stringify({ experiment: name, ...cfg, name: undefined, seeds: compactSeeds(cfg.seeds) })}`,
   );
 
-  const dataFor = (stream: string) =>
-    EchoData.forSeeds(cfg.seeds, {
-      echoStep: cfg.echoStep,
-      batchSize: cfg.batch,
-      seriesLength: cfg.series,
-      truncatedLength: cfg.bptt,
-      stream,
-      fixedSeries: cfg.fixedSeries,
-    });
-  const trainData = dataFor("train"), testData = dataFor("test");
+  const trainData = echoDataFor(cfg, "train"), testData = echoDataFor(cfg, "test");
   const model = new SimpleRNN({
     cell: cfg.cell,
     hidden: cfg.hidden,
