@@ -59,9 +59,9 @@ if (notebookRows.length) {
     ),
   );
   sections.push(
-    `## The notebook's experiments\n\n${summaryMarkdown(notebookSummary)}\n${
-      chartLine("notebook-learning-curves", "learning curves")
-    }\n`,
+    `## The notebook's experiments\n\nThe latest finished run of each notebook script in this folder: echo3 over 20 seeds with the fused kernels; the echo-10 runs here used the op-level kernels, before the fused ones existed. \`exp:memory\` below repeats them with 20 seeds each (rnn-h4, rnn-h60, rnn-6x60).\n\n${
+      summaryMarkdown(notebookSummary)
+    }\n${chartLine("notebook-learning-curves", "learning curves")}\n`,
   );
 }
 

@@ -126,7 +126,7 @@ export function summaryMarkdown(rows: Summary[]): string {
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   return head +
     rows.map((s) =>
-      `| ${s.config} | ${s.parameters} | ${s.successes}/${s.seeds} | ${fmt(100 * s.wilson_low, 0)}-${
+      `| ${s.config} | ${fmt(s.parameters, 0)} | ${s.successes}/${s.seeds} | ${fmt(100 * s.wilson_low, 0)}-${
         fmt(100 * s.wilson_high, 0)
       }% | ${fmt(s.test_acc_median)} [${fmt(s.test_acc_q1)}, ${fmt(s.test_acc_q3)}] | ${
         fmt(s.epochs_to_99_median, 1)
