@@ -45,5 +45,5 @@ export function newRunId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-` +
     `${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
-  return `${stamp}-${Math.random().toString(36).slice(2, 6)}`;
+  return `${stamp}-${Math.random().toString(36).slice(2, 6).padEnd(4, "0")}`;
 }
