@@ -32,7 +32,7 @@ async function loadNative(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-n
 }
 
 async function loadPure(name: "cpu" | "wasm"): Promise<string> {
-  if (name === "wasm") setWasmPaths(WASM_DIR.pathname.endsWith("/") ? WASM_DIR.pathname : `${WASM_DIR.pathname}/`);
+  if (name === "wasm") setWasmPaths(WASM_DIR.pathname); // a directory URL: it ends in "/"
   if (!(await tf.setBackend(name))) throw new Error(`tfjs could not initialise the ${name} backend`);
   await tf.ready();
   return name;

@@ -72,6 +72,7 @@ export function trainEpoch(
   for (let i = 0; i < n; i++) {
     let next: tf.Tensor3D[] = [];
     let lossT!: tf.Tensor1D, correctT!: tf.Tensor1D;
+    let losses!: ArrayLike<number>;
     tf.tidy(() => {
       const { x, y } = stackChunks(datas, i);
       const { grads } = tf.variableGrads(() => {
@@ -81,13 +82,13 @@ export function trainEpoch(
         correctT = tf.keep(correctDigits(out.logits, y));
         return tf.sum(lossT) as tf.Scalar;
       }, vars);
-      const losses = lossT.dataSync();
+      losses = lossT.dataSync();
       for (let r = 0; r < S; r++) if (alive[r] && !Number.isFinite(losses[r])) alive[r] = false;
       let g = vars.map((v) => grads[v.name]);
       if (opts.clip) g = clipGradNorm(g, opts.clip).grads;
       optimizer.step(g, alive);
     });
-    const losses = lossT.dataSync(), right = correctT.dataSync();
+    const right = correctT.dataSync();
     for (let r = 0; r < S; r++) {
       if (!alive[r]) continue;
       loss[r] = losses[r];
