@@ -1,5 +1,5 @@
 import { assert } from "./_assert.ts";
-import { runScript } from "./_run.ts";
+import { runScript, type ScriptRun } from "./_run.ts";
 
 const BAD: [string[], RegExp][] = [
   [["--hidden", "abc"], /^error: --hidden must be an integer in 1\.\.4096, got "abc"$/],
@@ -25,13 +25,22 @@ const BAD: [string[], RegExp][] = [
   ],
 ];
 
+// One process at a time: Deno processes started together on a fresh cache can wait on
+// the node_modules lock, and Deno then prints its own "Blocking waiting for file lock"
+// line to stderr, which is not ours to count.
+async function runEach(cases: [string, string[]][]): Promise<ScriptRun[]> {
+  const runs: ScriptRun[] = [];
+  for (const [script, args] of cases) runs.push(await runScript(script, args));
+  return runs;
+}
+
 Deno.test("bad input: one line naming the flag, exit code 2, nothing written", async () => {
-  const runs = await Promise.all(BAD.map(([args]) => runScript("echo3", args)));
+  const runs = await runEach(BAD.map(([args]) => ["echo3", args]));
   runs.forEach((r, i) => {
     const [args, re] = BAD[i];
     const lines = r.stderr.trim().split("\n");
     assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, stderr ${r.stderr}`);
-    assert.equal(lines.length, 1, `${args.join(" ")}: ${lines.length} lines of stderr`);
+    assert.equal(lines.length, 1, `${args.join(" ")}: ${lines.length} lines of stderr:\n${r.stderr}`);
     assert.match(lines[0], re);
     assert.deepEqual(r.files, [], `${args.join(" ")} wrote ${r.files}`);
   });
@@ -132,7 +141,7 @@ Deno.test("sweep scripts reject bad input with one line and exit 2", async () =>
     ["capacity", ["--echo-max", "60"], /^error: --echo-max must be an integer in 1\.\.50, got "60"$/],
     ["gradients", ["--hidden", "-3"], /^error: .*--hidden/],
   ];
-  const runs = await Promise.all(cases.map(([script, args]) => runScript(script, args)));
+  const runs = await runEach(cases.map(([script, args]) => [script, args]));
   runs.forEach((r, i) => {
     const [script, args, re] = cases[i];
     assert.equal(r.code, 2, `${script} ${args.join(" ")}: exit ${r.code} ${r.stderr}`);
