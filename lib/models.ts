@@ -1,6 +1,6 @@
 import { tf } from "./tf.ts";
 import { Rng } from "./rng.ts";
-import { FUSED_BACKENDS, fusedLayer } from "./fused.ts";
+import { FUSED_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
 
 /** Recurrent cells the suite implements with PyTorch's equations. */
 export const CELLS = ["rnn", "lstm", "gru", "irnn"] as const;
@@ -137,16 +137,13 @@ export class SimpleRNN {
       const inSize = input.shape[3];
       const G = whh.shape[1] as number;
       // The input projection of every step in one matmul; it does not depend on h.
-      let xp: tf.Tensor4D = tf.reshape(
-        tf.matMul(tf.reshape(input, [S, B * T, inSize]), wih as tf.Tensor3D, false, true),
-        [
-          S,
-          B,
-          T,
-          G,
-        ],
-      );
-      xp = tf.add(xp, tf.reshape(bih, [S, 1, 1, G]));
+      const flat = tf.reshape(input, [S, B * T, inSize]) as tf.Tensor3D;
+      let xp = tf.reshape(
+        this.usesFusedKernel()
+          ? fusedLinear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D)
+          : tf.add(tf.matMul(flat, wih as tf.Tensor3D, false, true), tf.reshape(bih, [S, 1, G])),
+        [S, B, T, G],
+      ) as tf.Tensor4D;
       const bh = tf.reshape(bhh, [S, 1, G]);
       if (this.usesFusedKernel()) {
         const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
@@ -185,8 +182,14 @@ export class SimpleRNN {
       input = (T === 1 ? tf.expandDims(outs[0], 2) : tf.stack(outs, 2)) as tf.Tensor4D;
     }
     const w = this.params.get("linear.weight")! as tf.Tensor3D;
-    const b = tf.reshape(this.params.get("linear.bias")!, [S, 1, 1]);
-    const logits = tf.reshape(tf.add(tf.matMul(tf.reshape(input, [S, B * T, H]), w, false, true), b), [S, B, T, 1]);
+    const b = this.params.get("linear.bias")! as tf.Tensor2D;
+    const flat = tf.reshape(input, [S, B * T, H]) as tf.Tensor3D;
+    const logits = tf.reshape(
+      this.usesFusedKernel()
+        ? fusedLinear(flat, w, b)
+        : tf.add(tf.matMul(flat, w, false, true), tf.reshape(b, [S, 1, 1])),
+      [S, B, T, 1],
+    );
     return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
   }
 
