@@ -176,7 +176,7 @@ console.log(
 );
 log.append({
   run_id: runId,
-  impl: "op-level",
+  impl: "echolab (auto)",
   backend: "auto",
   model: "echo3 end-to-end s",
   ms_per_step: e2e.toFixed(2),

@@ -15,7 +15,7 @@
  */
 import { tf } from "./tf.ts";
 import type { CellKind } from "./models.ts";
-import { Arena, matmulBias, outerAcc, pad4, type Region, sub } from "./simd.ts";
+import { Arena, copyRows, type Mat, matmulBias, outerAcc, pad4 } from "./simd.ts";
 
 /** Backends whose tensors live in CPU memory, where the fused kernels apply. */
 export const FUSED_BACKENDS = new Set(["cpu", "wasm"]);
@@ -31,131 +31,127 @@ interface Dims {
 }
 
 // The matmuls (h W_hh^T forward; d W_hh and the weight gradient backward) run
-// in SIMD wasm (lib/simd.ts), a replica at a time and the whole batch per call;
-// the gate arithmetic stays here. Loops run replica, step, batch row.
+// in SIMD wasm (lib/simd.ts), one call per step for every replica and batch
+// row; the gate arithmetic stays here. Loops run step, replica, batch row.
 
-/** Wasm buffers of a forward pass: W_hh^T `[H, Gp]`, b_hh, h `[B, Hp]`, h W_hh^T + b_hh `[B, Gp]`. */
+/** Wasm buffers of a forward pass: W_hh^T `[S, H, Gp]`, b_hh, h `[S, B, Hp]`, h W_hh^T + b_hh `[S, B, Gp]`. */
 class Forward {
   readonly m = new Arena();
   readonly Hp: number;
   readonly Gp: number;
-  readonly wt: Region;
-  readonly bias: Region;
-  readonly h: Region;
-  readonly out: Region;
+  readonly wt: Mat;
+  readonly bias: Mat;
+  readonly h: Mat;
+  readonly out: Mat;
 
-  constructor(readonly dims: Dims, readonly w: Float32Array, readonly bh: Float32Array) {
-    const { B, H, G } = dims;
-    [this.Hp, this.Gp] = [pad4(H), pad4(G)];
-    this.wt = this.m.alloc(H * this.Gp);
-    this.bias = this.m.alloc(this.Gp);
-    this.h = this.m.alloc(B * this.Hp);
-    this.out = this.m.alloc(B * this.Gp);
-  }
-
-  /** Loads replica s's W_hh (transposed) and b_hh, and its initial state from `h0`. */
-  start(s: number, h0: Float32Array): void {
-    const { B, H, G } = this.dims, f = this.m.f32;
-    for (let g = 0; g < G; g++) {
-      for (let k = 0; k < H; k++) f[this.wt.at + k * this.Gp + g] = this.w[(s * G + g) * H + k];
-      f[this.bias.at + g] = this.bh[s * G + g];
+  constructor(readonly dims: Dims, w: Float32Array, bh: Float32Array, h0: Float32Array) {
+    const { S, B, H, G } = dims;
+    const [Hp, Gp] = [this.Hp, this.Gp] = [pad4(H), pad4(G)];
+    this.wt = { at: this.m.alloc(S * H * Gp), rs: H * Gp, stride: Gp };
+    this.bias = { at: this.m.alloc(S * Gp), rs: Gp, stride: 0 };
+    this.h = { at: this.m.alloc(S * B * Hp), rs: B * Hp, stride: Hp };
+    this.out = { at: this.m.alloc(S * B * Gp), rs: B * Gp, stride: Gp };
+    const f = this.m.f32;
+    for (let s = 0; s < S; s++) {
+      for (let g = 0; g < G; g++) {
+        for (let k = 0; k < H; k++) f[this.wt.at + s * H * Gp + k * Gp + g] = w[(s * G + g) * H + k];
+        f[this.bias.at + s * Gp + g] = bh[s * G + g];
+      }
     }
-    for (let b = 0; b < B; b++) this.setH(b, h0, (s * B + b) * H);
+    copyRows(h0, 0, H, f, this.h.at, Hp, S * B, H);
   }
 
-  /** h[b] = src[off .. off + H]. */
-  setH(b: number, src: ArrayLike<number>, off: number): void {
-    const f = this.m.f32, at = this.h.at + b * this.Hp;
-    for (let j = 0; j < this.dims.H; j++) f[at + j] = src[off + j];
+  /** Where h of replica s, row b starts in `m.f32`. */
+  hAt(s: number, b: number): number {
+    return this.h.at + (s * this.dims.B + b) * this.Hp;
   }
 
-  /** out = h W_hh^T + b_hh for every batch row; returns where row b starts in `m.f32`. */
-  step(): (b: number) => number {
-    const { B, H } = this.dims;
-    matmulBias(this.h, this.Hp, this.wt, this.Gp, this.bias, this.out, this.Gp, B, H, this.Gp);
-    return (b) => this.out.at + b * this.Gp;
+  /** Where h W_hh^T + b_hh of replica s, row b starts in `m.f32`. */
+  outAt(s: number, b: number): number {
+    return this.out.at + (s * this.dims.B + b) * this.Gp;
+  }
+
+  /** out = h W_hh^T + b_hh for every replica and batch row. */
+  step(): void {
+    const { S, B, H } = this.dims;
+    matmulBias(S, this.h, this.wt, this.bias, this.out, B, H, this.Gp);
   }
 }
 
 /**
- * Wasm buffers of a backward pass: W_hh `[G, Hp]`, the gate gradients `d` and
- * previous states `x` of every step and row, and d W_hh.
+ * Wasm buffers of a backward pass: W_hh `[S, G, Hp]`, the gate gradients `d`
+ * `[S, T, B, G]` and previous states `x` `[S, T, B, Hp]` of every step, d W_hh.
  */
 class Backward {
   readonly m = new Arena();
   readonly Hp: number;
-  readonly w: Region;
-  readonly zeros: Region;
-  readonly d: Region;
-  readonly x: Region;
-  readonly dPrev: Region;
-  readonly acc: Region;
-  readonly dW: Float32Array;
-  readonly db: Float32Array;
+  readonly w: Mat;
+  readonly zeros: Mat;
+  readonly d: Mat;
+  readonly x: Mat;
+  readonly dPrev: Mat;
+  readonly acc: Mat;
 
-  constructor(readonly dims: Dims, readonly whh: Float32Array) {
+  constructor(readonly dims: Dims, whh: Float32Array) {
     const { S, B, T, H, G } = dims;
-    this.Hp = pad4(H);
-    this.w = this.m.alloc(G * this.Hp);
-    this.zeros = this.m.alloc(this.Hp);
-    this.d = this.m.alloc(T * B * G);
-    this.x = this.m.alloc(T * B * this.Hp);
-    this.dPrev = this.m.alloc(B * this.Hp);
-    this.acc = this.m.alloc(G * this.Hp);
-    this.dW = new Float32Array(S * G * H);
-    this.db = new Float32Array(S * G);
+    const Hp = this.Hp = pad4(H);
+    this.w = { at: this.m.alloc(S * G * Hp), rs: G * Hp, stride: Hp };
+    this.zeros = { at: this.m.alloc(Hp), rs: 0, stride: 0 };
+    this.d = { at: this.m.alloc(S * T * B * G), rs: T * B * G, stride: G };
+    this.x = { at: this.m.alloc(S * T * B * Hp), rs: T * B * Hp, stride: Hp };
+    this.dPrev = { at: this.m.alloc(S * B * Hp), rs: B * Hp, stride: Hp };
+    this.acc = { at: this.m.alloc(S * G * Hp), rs: G * Hp, stride: Hp };
+    copyRows(whh, 0, H, this.m.f32, this.w.at, Hp, S * G, H);
   }
 
-  /** Loads replica s's W_hh. */
-  start(s: number): void {
-    const { H, G } = this.dims, f = this.m.f32;
-    for (let g = 0; g < G; g++) {
-      for (let k = 0; k < H; k++) f[this.w.at + g * this.Hp + k] = this.whh[(s * G + g) * H + k];
+  /** Where the gate gradient d of replica s, step t, row b starts in `m.f32`. */
+  dAt(s: number, t: number, b: number): number {
+    const { T, B, G } = this.dims;
+    return this.d.at + ((s * T + t) * B + b) * G;
+  }
+
+  /** x[s, t, b] = the state that step read: src[off .. off + H]. */
+  setX(s: number, t: number, b: number, src: ArrayLike<number>, off: number): void {
+    const { T, B, H } = this.dims, f = this.m.f32, at = this.x.at + ((s * T + t) * B + b) * this.Hp;
+    for (let j = 0; j < H; j++) f[at + j] = src[off + j];
+  }
+
+  /** dh = d[t] W_hh (+ `plus`) for every replica and batch row: the gradient reaching step t - 1. */
+  back(t: number, dh: Float64Array, plus?: Float64Array): void {
+    const { S, B, H, G } = this.dims, f = this.m.f32;
+    matmulBias(S, { ...this.d, at: this.d.at + t * B * G }, this.w, this.zeros, this.dPrev, B, G, this.Hp);
+    for (let sb = 0; sb < S * B; sb++) {
+      const at = this.dPrev.at + sb * this.Hp;
+      for (let j = 0; j < H; j++) dh[sb * H + j] = f[at + j] + (plus ? plus[sb * H + j] : 0);
     }
   }
 
-  /** Where gate gradient d[t, b, 0:G] goes in `m.f32`. */
-  dAt(t: number, b: number): number {
-    return this.d.at + (t * this.dims.B + b) * this.dims.G;
-  }
-
-  /** x[t, b] = the state the step read: src[off .. off + H]. */
-  setX(t: number, b: number, src: ArrayLike<number>, off: number): void {
-    const f = this.m.f32, at = this.x.at + (t * this.dims.B + b) * this.Hp;
-    for (let j = 0; j < this.dims.H; j++) f[at + j] = src[off + j];
-  }
-
-  /** d[t] W_hh for every batch row; returns where row b starts in `m.f32`. */
-  back(t: number): (b: number) => number {
-    const { B, G } = this.dims;
-    matmulBias(sub(this.d, t * B * G), G, this.w, this.Hp, this.zeros, this.dPrev, this.Hp, B, G, this.Hp);
-    return (b) => this.dPrev.at + b * this.Hp;
-  }
-
-  /** d W_hh and d b_hh of replica s, summed over every step and row. */
-  finish(s: number): void {
-    const { B, T, H, G } = this.dims, f = this.m.f32, R = T * B;
-    f.fill(0, this.acc.at, this.acc.at + G * this.Hp);
-    outerAcc(this.d, G, this.x, this.Hp, this.acc, this.Hp, R, G, this.Hp);
-    for (let g = 0; g < G; g++) {
-      for (let k = 0; k < H; k++) this.dW[(s * G + g) * H + k] = f[this.acc.at + g * this.Hp + k];
-      let sum = 0;
-      for (let r = 0; r < R; r++) sum += f[this.d.at + r * G + g];
-      this.db[s * G + g] = sum;
+  /** d W_hh and d b_hh, summed over every step and row. */
+  finish(): { dW: Float32Array; db: Float32Array } {
+    const { S, B, T, H, G } = this.dims, f = this.m.f32, R = T * B;
+    outerAcc(S, this.d, this.x, this.acc, R, G, this.Hp);
+    const dW = new Float32Array(S * G * H), db = new Float32Array(S * G);
+    copyRows(f, this.acc.at, this.Hp, dW, 0, H, S * G, H);
+    for (let s = 0; s < S; s++) {
+      for (let g = 0; g < G; g++) {
+        let sum = 0;
+        for (let r = 0; r < R; r++) sum += f[this.d.at + (s * R + r) * G + g];
+        db[s * G + g] = sum;
+      }
     }
+    return { dW, db };
   }
 }
 
 function rnnKernel(dims: Dims, xp: Float32Array, h0: Float32Array, w: Float32Array, bh: Float32Array) {
   const { S, B, T, H, G } = dims;
   const y = new Float32Array(S * B * T * H);
-  const fw = new Forward(dims, w, bh), f = fw.m.f32;
-  for (let s = 0; s < S; s++) {
-    fw.start(s, h0);
-    for (let t = 0; t < T; t++) {
-      const hh = fw.step();
+  const fw = new Forward(dims, w, bh, h0), f = fw.m.f32;
+  for (let t = 0; t < T; t++) {
+    fw.step();
+    for (let s = 0; s < S; s++) {
       for (let b = 0; b < B; b++) {
-        const row = (s * B + b) * T + t, at = hh(b), h = fw.h.at + b * fw.Hp;
+        const row = (s * B + b) * T + t, at = fw.outAt(s, b), h = fw.hAt(s, b);
         for (let j = 0; j < H; j++) {
           const a = xp[row * G + j] + f[at + j];
           f[h + j] = y[row * H + j] = a > 0 ? a : 0;
@@ -166,27 +162,23 @@ function rnnKernel(dims: Dims, xp: Float32Array, h0: Float32Array, w: Float32Arr
   const backward = (dy: Float32Array) => {
     const dxp = new Float32Array(S * B * T * G), dh0 = new Float32Array(S * B * H);
     const bw = new Backward(dims, w), f = bw.m.f32;
-    const dh = new Float64Array(B * H);
-    for (let s = 0; s < S; s++) {
-      bw.start(s);
-      dh.fill(0);
-      for (let t = T - 1; t >= 0; t--) {
+    const dh = new Float64Array(S * B * H);
+    for (let t = T - 1; t >= 0; t--) {
+      for (let s = 0; s < S; s++) {
         for (let b = 0; b < B; b++) {
-          const row = (s * B + b) * T + t, d = bw.dAt(t, b);
+          const sb = s * B + b, row = sb * T + t, d = bw.dAt(s, t, b);
           for (let j = 0; j < H; j++) {
-            const g = dh[b * H + j] + dy[row * H + j];
+            const g = dh[sb * H + j] + dy[row * H + j];
             f[d + j] = dxp[row * G + j] = y[row * H + j] > 0 ? g : 0;
           }
-          if (t > 0) bw.setX(t, b, y, (row - 1) * H);
-          else bw.setX(t, b, h0, (s * B + b) * H);
+          if (t > 0) bw.setX(s, t, b, y, (row - 1) * H);
+          else bw.setX(s, t, b, h0, sb * H);
         }
-        const dPrev = bw.back(t);
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = f[dPrev(b) + j];
       }
-      for (let i = 0; i < B * H; i++) dh0[s * B * H + i] = dh[i];
-      bw.finish(s);
+      bw.back(t, dh);
     }
-    return { dxp, dh0, dc0: null, dW: bw.dW, db: bw.db };
+    dh0.set(dh);
+    return { dxp, dh0, dc0: null, ...bw.finish() };
   };
   return { y, backward };
 }
@@ -203,21 +195,19 @@ function lstmKernel(
   const y = new Float32Array(S * B * T * 2 * H);
   const acts = new Float64Array(S * B * T * G); // sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
   const tanhC = new Float64Array(S * B * T * H);
-  const cPrev = new Float64Array(B * H);
-  const fw = new Forward(dims, w, bh), f = fw.m.f32;
-  for (let s = 0; s < S; s++) {
-    fw.start(s, h0);
-    for (let i = 0; i < B * H; i++) cPrev[i] = c0[s * B * H + i];
-    for (let t = 0; t < T; t++) {
-      const hh = fw.step();
+  const cPrev = Float64Array.from(c0);
+  const fw = new Forward(dims, w, bh, h0), f = fw.m.f32;
+  for (let t = 0; t < T; t++) {
+    fw.step();
+    for (let s = 0; s < S; s++) {
       for (let b = 0; b < B; b++) {
-        const row = (s * B + b) * T + t, xo = row * G, o = row * 2 * H, at = hh(b), h = fw.h.at + b * fw.Hp;
+        const sb = s * B + b, row = sb * T + t, xo = row * G, o = row * 2 * H, at = fw.outAt(s, b), h = fw.hAt(s, b);
         for (let j = 0; j < H; j++) {
           const i = sigmoid(xp[xo + j] + f[at + j]);
           const fg = sigmoid(xp[xo + H + j] + f[at + H + j]);
           const g = Math.tanh(xp[xo + 2 * H + j] + f[at + 2 * H + j]);
           const og = sigmoid(xp[xo + 3 * H + j] + f[at + 3 * H + j]);
-          const c = fg * cPrev[b * H + j] + i * g;
+          const c = fg * cPrev[sb * H + j] + i * g;
           const tc = Math.tanh(c);
           acts[xo + j] = i;
           acts[xo + H + j] = fg;
@@ -226,7 +216,7 @@ function lstmKernel(
           tanhC[row * H + j] = tc;
           f[h + j] = y[o + j] = og * tc;
           y[o + H + j] = c;
-          cPrev[b * H + j] = c;
+          cPrev[sb * H + j] = c;
         }
       }
     }
@@ -234,36 +224,32 @@ function lstmKernel(
   const backward = (dy: Float32Array) => {
     const dxp = new Float32Array(S * B * T * G), dh0 = new Float32Array(S * B * H), dc0 = new Float32Array(S * B * H);
     const bw = new Backward(dims, w), f = bw.m.f32;
-    const dh = new Float64Array(B * H), dc = new Float64Array(B * H);
-    for (let s = 0; s < S; s++) {
-      bw.start(s);
-      dh.fill(0);
-      dc.fill(0);
-      for (let t = T - 1; t >= 0; t--) {
+    const dh = new Float64Array(S * B * H), dc = new Float64Array(S * B * H);
+    for (let t = T - 1; t >= 0; t--) {
+      for (let s = 0; s < S; s++) {
         for (let b = 0; b < B; b++) {
-          const sb = s * B + b, row = sb * T + t, xo = row * G, o = row * 2 * H, d = bw.dAt(t, b);
+          const sb = s * B + b, row = sb * T + t, xo = row * G, o = row * 2 * H, d = bw.dAt(s, t, b);
           for (let j = 0; j < H; j++) {
             const i = acts[xo + j], fg = acts[xo + H + j], g = acts[xo + 2 * H + j], og = acts[xo + 3 * H + j];
             const tc = tanhC[row * H + j];
             const cp = t > 0 ? y[o - H + j] : c0[sb * H + j];
-            const dhj = dh[b * H + j] + dy[o + j];
-            const dcj = dc[b * H + j] + dy[o + H + j] + dhj * og * (1 - tc * tc);
+            const dhj = dh[sb * H + j] + dy[o + j];
+            const dcj = dc[sb * H + j] + dy[o + H + j] + dhj * og * (1 - tc * tc);
             f[d + j] = dxp[xo + j] = dcj * g * i * (1 - i);
             f[d + H + j] = dxp[xo + H + j] = dcj * cp * fg * (1 - fg);
             f[d + 2 * H + j] = dxp[xo + 2 * H + j] = dcj * i * (1 - g * g);
             f[d + 3 * H + j] = dxp[xo + 3 * H + j] = dhj * tc * og * (1 - og);
-            dc[b * H + j] = dcj * fg;
+            dc[sb * H + j] = dcj * fg;
           }
-          if (t > 0) bw.setX(t, b, y, o - 2 * H);
-          else bw.setX(t, b, h0, sb * H);
+          if (t > 0) bw.setX(s, t, b, y, o - 2 * H);
+          else bw.setX(s, t, b, h0, sb * H);
         }
-        const dPrev = bw.back(t);
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = f[dPrev(b) + j];
       }
-      for (let i = 0; i < B * H; i++) [dh0[s * B * H + i], dc0[s * B * H + i]] = [dh[i], dc[i]];
-      bw.finish(s);
+      bw.back(t, dh);
     }
-    return { dxp, dh0, dc0, dW: bw.dW, db: bw.db };
+    dh0.set(dh);
+    dc0.set(dc);
+    return { dxp, dh0, dc0, ...bw.finish() };
   };
   return { y, backward };
 }
@@ -272,13 +258,12 @@ function gruKernel(dims: Dims, xp: Float32Array, h0: Float32Array, w: Float32Arr
   const { S, B, T, H, G } = dims; // G = 3H, gates r, z, n
   const y = new Float32Array(S * B * T * H);
   const acts = new Float64Array(S * B * T * 4 * H); // r, z, n, (W_hn h + b_hn)
-  const fw = new Forward(dims, w, bh), f = fw.m.f32;
-  for (let s = 0; s < S; s++) {
-    fw.start(s, h0);
-    for (let t = 0; t < T; t++) {
-      const hh = fw.step();
+  const fw = new Forward(dims, w, bh, h0), f = fw.m.f32;
+  for (let t = 0; t < T; t++) {
+    fw.step();
+    for (let s = 0; s < S; s++) {
       for (let b = 0; b < B; b++) {
-        const row = (s * B + b) * T + t, xo = row * G, ao = row * 4 * H, at = hh(b), h = fw.h.at + b * fw.Hp;
+        const row = (s * B + b) * T + t, xo = row * G, ao = row * 4 * H, at = fw.outAt(s, b), h = fw.hAt(s, b);
         for (let j = 0; j < H; j++) {
           const r = sigmoid(xp[xo + j] + f[at + j]);
           const z = sigmoid(xp[xo + H + j] + f[at + H + j]);
@@ -296,17 +281,15 @@ function gruKernel(dims: Dims, xp: Float32Array, h0: Float32Array, w: Float32Arr
   const backward = (dy: Float32Array) => {
     const dxp = new Float32Array(S * B * T * G), dh0 = new Float32Array(S * B * H);
     const bw = new Backward(dims, w), f = bw.m.f32;
-    const dh = new Float64Array(B * H), dz = new Float64Array(B * H);
-    for (let s = 0; s < S; s++) {
-      bw.start(s);
-      dh.fill(0);
-      for (let t = T - 1; t >= 0; t--) {
+    const dh = new Float64Array(S * B * H), dz = new Float64Array(S * B * H);
+    for (let t = T - 1; t >= 0; t--) {
+      for (let s = 0; s < S; s++) {
         for (let b = 0; b < B; b++) {
-          const sb = s * B + b, row = sb * T + t, xo = row * G, ao = row * 4 * H, d = bw.dAt(t, b);
+          const sb = s * B + b, row = sb * T + t, xo = row * G, ao = row * 4 * H, d = bw.dAt(s, t, b);
           const [prev, prevOff] = t > 0 ? [y, (row - 1) * H] as const : [h0, sb * H] as const;
           for (let j = 0; j < H; j++) {
             const r = acts[ao + j], z = acts[ao + H + j], n = acts[ao + 2 * H + j], hn = acts[ao + 3 * H + j];
-            const dj = dh[b * H + j] + dy[row * H + j];
+            const dj = dh[sb * H + j] + dy[row * H + j];
             const dan = dj * (1 - z) * (1 - n * n);
             const daz = dj * (prev[prevOff + j] - n) * z * (1 - z);
             const dar = dan * hn * r * (1 - r);
@@ -314,17 +297,15 @@ function gruKernel(dims: Dims, xp: Float32Array, h0: Float32Array, w: Float32Arr
             f[d + H + j] = dxp[xo + H + j] = daz;
             dxp[xo + 2 * H + j] = dan;
             f[d + 2 * H + j] = dan * r;
-            dz[b * H + j] = dj * z;
+            dz[sb * H + j] = dj * z;
           }
-          bw.setX(t, b, prev, prevOff);
+          bw.setX(s, t, b, prev, prevOff);
         }
-        const dPrev = bw.back(t);
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = dz[b * H + j] + f[dPrev(b) + j];
       }
-      for (let i = 0; i < B * H; i++) dh0[s * B * H + i] = dh[i];
-      bw.finish(s);
+      bw.back(t, dh, dz);
     }
-    return { dxp, dh0, dc0: null, dW: bw.dW, db: bw.db };
+    dh0.set(dh);
+    return { dxp, dh0, dc0: null, ...bw.finish() };
   };
   return { y, backward };
 }
@@ -343,37 +324,43 @@ export function fusedLinear(x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D): tf.
     const y = new Float32Array(S * N * G);
     {
       const m = new Arena();
-      const xr = m.alloc(N * K), wt = m.alloc(K * Gp), bias = m.alloc(Gp), out = m.alloc(N * Gp), f = m.f32;
-      for (let s = 0; s < S; s++) {
-        f.set(xd.subarray(s * N * K, (s + 1) * N * K), xr.at);
-        for (let g = 0; g < G; g++) {
-          for (let k = 0; k < K; k++) f[wt.at + k * Gp + g] = wd[(s * G + g) * K + k];
-          f[bias.at + g] = bd[s * G + g];
-        }
-        matmulBias(xr, K, wt, Gp, bias, out, Gp, N, K, Gp);
-        for (let n = 0; n < N; n++) y.set(f.subarray(out.at + n * Gp, out.at + n * Gp + G), (s * N + n) * G);
+      const xr: Mat = { at: m.alloc(S * N * K), rs: N * K, stride: K };
+      const wt: Mat = { at: m.alloc(S * K * Gp), rs: K * Gp, stride: Gp };
+      const bias: Mat = { at: m.alloc(S * Gp), rs: Gp, stride: 0 };
+      const out: Mat = { at: m.alloc(S * N * Gp), rs: N * Gp, stride: Gp };
+      const f = m.f32;
+      f.set(xd, xr.at);
+      for (let sg = 0; sg < S * G; sg++) {
+        const [s, g] = [Math.floor(sg / G), sg % G];
+        for (let k = 0; k < K; k++) f[wt.at + s * K * Gp + k * Gp + g] = wd[sg * K + k];
+        f[bias.at + s * Gp + g] = bd[sg];
       }
+      matmulBias(S, xr, wt, bias, out, N, K, Gp);
+      copyRows(f, out.at, Gp, y, 0, G, S * N, G);
     }
     const gradFunc = (dy: tf.Tensor) => {
       const dyd = dy.dataSync() as Float32Array;
       const dx = new Float32Array(S * N * K), dw = new Float32Array(S * G * K), db = new Float32Array(S * G);
       const m = new Arena();
-      const d = m.alloc(N * G), wn = m.alloc(G * Kp), zeros = m.alloc(Kp), xp = m.alloc(N * Kp);
-      const dxr = m.alloc(N * Kp), acc = m.alloc(G * Kp), f = m.f32;
-      for (let s = 0; s < S; s++) {
-        f.set(dyd.subarray(s * N * G, (s + 1) * N * G), d.at);
-        for (let g = 0; g < G; g++) f.set(wd.subarray((s * G + g) * K, (s * G + g + 1) * K), wn.at + g * Kp);
-        for (let n = 0; n < N; n++) f.set(xd.subarray((s * N + n) * K, (s * N + n + 1) * K), xp.at + n * Kp);
-        matmulBias(d, G, wn, Kp, zeros, dxr, Kp, N, G, Kp); // dx = dy W
-        f.fill(0, acc.at, acc.at + G * Kp);
-        outerAcc(d, G, xp, Kp, acc, Kp, N, G, Kp); // dW = dy^T x
-        for (let n = 0; n < N; n++) dx.set(f.subarray(dxr.at + n * Kp, dxr.at + n * Kp + K), (s * N + n) * K);
-        for (let g = 0; g < G; g++) {
-          dw.set(f.subarray(acc.at + g * Kp, acc.at + g * Kp + K), (s * G + g) * K);
-          let sum = 0;
-          for (let n = 0; n < N; n++) sum += dyd[(s * N + n) * G + g];
-          db[s * G + g] = sum;
-        }
+      const d: Mat = { at: m.alloc(S * N * G), rs: N * G, stride: G };
+      const wn: Mat = { at: m.alloc(S * G * Kp), rs: G * Kp, stride: Kp };
+      const zeros: Mat = { at: m.alloc(Kp), rs: 0, stride: 0 };
+      const xp: Mat = { at: m.alloc(S * N * Kp), rs: N * Kp, stride: Kp };
+      const dxr: Mat = { at: m.alloc(S * N * Kp), rs: N * Kp, stride: Kp };
+      const acc: Mat = { at: m.alloc(S * G * Kp), rs: G * Kp, stride: Kp };
+      const f = m.f32;
+      f.set(dyd, d.at);
+      copyRows(wd, 0, K, f, wn.at, Kp, S * G, K);
+      copyRows(xd, 0, K, f, xp.at, Kp, S * N, K);
+      matmulBias(S, d, wn, zeros, dxr, N, G, Kp); // dx = dy W
+      outerAcc(S, d, xp, acc, N, G, Kp); // dW = dy^T x
+      copyRows(f, dxr.at, Kp, dx, 0, K, S * N, K);
+      copyRows(f, acc.at, Kp, dw, 0, K, S * G, K);
+      for (let sg = 0; sg < S * G; sg++) {
+        const [s, g] = [Math.floor(sg / G), sg % G];
+        let sum = 0;
+        for (let n = 0; n < N; n++) sum += dyd[(s * N + n) * G + g];
+        db[sg] = sum;
       }
       return [tf.tensor3d(dx, [S, N, K]), tf.tensor3d(dw, [S, G, K]), tf.tensor2d(db, [S, G])];
     };

@@ -2,108 +2,97 @@
  * SIMD matmuls for the fused kernels: a WebAssembly module compiled from
  * `wasm/src/kernels.ts` (AssemblyScript, f32x4), embedded in
  * `lib/kernels_wasm.ts`. Measured here they run at about 10 GMAC/s against
- * about 1.5 for the same loops in scalar JavaScript.
+ * about 1.5 for the same loops in scalar JavaScript. One call serves every
+ * replica, so the JS-to-wasm call costs little even at H 4.
  *
  * Operands live in the module's memory. {@linkcode Arena} hands out f32
- * regions of it; rows whose width is vectorised are padded to a multiple of 4
- * with {@linkcode pad4}, and the padding must hold zeros.
+ * regions of it; widths that are vectorised (N below) must be multiples of 4,
+ * rows padded with zeros to {@linkcode pad4}.
  */
 import { KERNELS_WASM } from "./kernels_wasm.ts";
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  matmulBias(
-    a: number,
-    aStride: number,
-    w: number,
-    wStride: number,
-    bias: number,
-    out: number,
-    outStride: number,
-    R: number,
-    K: number,
-    N: number,
-  ): void;
-  outerAcc(
-    d: number,
-    dStride: number,
-    x: number,
-    xStride: number,
-    acc: number,
-    accStride: number,
-    R: number,
-    G: number,
-    N: number,
-  ): void;
-}
-
+type Fn = (...args: number[]) => void;
 const wasm = new WebAssembly.Instance(
   new WebAssembly.Module(Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0))),
   { env: { abort: () => {} } },
-).exports as unknown as Exports;
+).exports as { memory: WebAssembly.Memory; matmulBias: Fn; outerAcc: Fn };
 
 /** `n` rounded up to a multiple of 4, the f32x4 width. */
 export const pad4 = (n: number): number => (n + 3) & ~3;
 
-/** A region of the module's memory: `at` indexes {@linkcode Arena.f32}, `ptr` is the byte address. */
-export interface Region {
+/**
+ * A matrix per replica in the module's memory: element (s, row, col) is
+ * `f32[at + s * rs + row * stride + col]`. `rs` 0 shares one matrix.
+ */
+export interface Mat {
   at: number;
-  ptr: number;
+  rs: number;
+  stride: number;
 }
 
 /**
- * Regions of the module's memory for one kernel call, zero-filled. `alloc`
- * every region first, then use `f32`: growing the memory detaches old views.
+ * Regions of the module's memory for one kernel call, zero-filled, from the
+ * start of memory: one arena at a time. `alloc` every region first, then read
+ * `f32`: growing the memory detaches earlier views.
  */
 export class Arena {
   #next = 0;
   f32 = new Float32Array(wasm.memory.buffer);
 
-  /** A zeroed region of `n` floats. */
-  alloc(n: number): Region {
+  /** The index in `f32` of a zeroed region of `n` floats. */
+  alloc(n: number): number {
     const at = this.#next;
     this.#next += pad4(n);
     const need = this.#next * 4 - wasm.memory.buffer.byteLength;
     if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
     this.f32 = new Float32Array(wasm.memory.buffer);
     this.f32.fill(0, at, this.#next);
-    return { at, ptr: at * 4 };
+    return at;
   }
 }
 
+/** For each replica s < S: out_s[r, 0:N] = bias_s[0:N] + sum_k a_s[r, k] w_s[k, 0:N], r < R. */
+export function matmulBias(S: number, a: Mat, w: Mat, bias: Mat, out: Mat, R: number, K: number, N: number): void {
+  wasm.matmulBias(
+    S,
+    ...[a, w].flatMap((m) => [m.at * 4, m.rs, m.stride]),
+    bias.at * 4,
+    bias.rs,
+    out.at * 4,
+    out.rs,
+    out.stride,
+    R,
+    K,
+    N,
+  );
+}
+
+/** For each replica s < S: acc_s[g, 0:N] += sum_r d_s[r, g] x_s[r, 0:N], g < G. */
+export function outerAcc(S: number, d: Mat, x: Mat, acc: Mat, R: number, G: number, N: number): void {
+  wasm.outerAcc(S, ...[d, x, acc].flatMap((m) => [m.at * 4, m.rs, m.stride]), R, G, N);
+}
+
 /**
- * out[r, 0:N] = bias[0:N] + sum_k a[r, k] w[k, 0:N] for r < R. Strides count
- * floats; N a multiple of 4.
+ * Copies `rows` rows of `width` floats from `src` (rows `srcStride` apart,
+ * from `srcAt`) to `dst` (rows `dstStride` apart, from `dstAt`): how operands
+ * get padded into the module's memory and read back out of it.
  */
-export function matmulBias(
-  a: Region,
-  aStride: number,
-  w: Region,
-  wStride: number,
-  bias: Region,
-  out: Region,
-  outStride: number,
-  R: number,
-  K: number,
-  N: number,
+export function copyRows(
+  src: ArrayLike<number>,
+  srcAt: number,
+  srcStride: number,
+  dst: Float32Array | Float64Array,
+  dstAt: number,
+  dstStride: number,
+  rows: number,
+  width: number,
 ): void {
-  wasm.matmulBias(a.ptr, aStride, w.ptr, wStride, bias.ptr, out.ptr, outStride, R, K, N);
+  if (srcStride === width && dstStride === width && src instanceof Float32Array) {
+    dst.set(src.subarray(srcAt, srcAt + rows * width), dstAt);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = srcAt + r * srcStride, d = dstAt + r * dstStride;
+    for (let j = 0; j < width; j++) dst[d + j] = src[s + j];
+  }
 }
-
-/** acc[g, 0:N] += sum_r d[r, g] x[r, 0:N] for g < G; N a multiple of 4. */
-export function outerAcc(
-  d: Region,
-  dStride: number,
-  x: Region,
-  xStride: number,
-  acc: Region,
-  accStride: number,
-  R: number,
-  G: number,
-  N: number,
-): void {
-  wasm.outerAcc(d.ptr, dStride, x.ptr, xStride, acc.ptr, accStride, R, G, N);
-}
-
-/** The region `n` floats into `r`. */
-export const sub = (r: Region, n: number): Region => ({ at: r.at + n, ptr: (r.at + n) * 4 });

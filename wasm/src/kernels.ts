@@ -6,8 +6,77 @@
 // f32 elements. N (the vectorised width) must be a multiple of 4: callers pad
 // rows with zeros.
 
-/** out[r, 0:N] = bias[0:N] + sum_k a[r, k] * w[k, 0:N] for r < R, two rows at a time. */
+/**
+ * For each replica s < S: out_s[r, 0:N] = bias_s[0:N] + sum_k a_s[r, k] w_s[k, 0:N].
+ * Operand x_s starts xS floats after x_(s-1); one call serves every replica.
+ */
 export function matmulBias(
+  S: i32,
+  a: usize,
+  aS: i32,
+  aStride: i32,
+  w: usize,
+  wS: i32,
+  wStride: i32,
+  bias: usize,
+  biasS: i32,
+  out: usize,
+  outS: i32,
+  outStride: i32,
+  R: i32,
+  K: i32,
+  N: i32,
+): void {
+  for (let s = 0; s < S; s++) {
+    matmulBias1(
+      a + (<usize>(s * aS) << 2),
+      aStride,
+      w + (<usize>(s * wS) << 2),
+      wStride,
+      bias + (<usize>(s * biasS) << 2),
+      out + (<usize>(s * outS) << 2),
+      outStride,
+      R,
+      K,
+      N,
+    );
+  }
+}
+
+/** For each replica s < S: acc_s[g, 0:N] += sum_r d_s[r, g] x_s[r, 0:N], strides as matmulBias. */
+export function outerAcc(
+  S: i32,
+  d: usize,
+  dS: i32,
+  dStride: i32,
+  x: usize,
+  xS: i32,
+  xStride: i32,
+  acc: usize,
+  accS: i32,
+  accStride: i32,
+  R: i32,
+  G: i32,
+  N: i32,
+): void {
+  for (let s = 0; s < S; s++) {
+    outerAcc1(
+      d + (<usize>(s * dS) << 2),
+      dStride,
+      x + (<usize>(s * xS) << 2),
+      xStride,
+      acc + (<usize>(s * accS) << 2),
+      accStride,
+      R,
+      G,
+      N,
+    );
+  }
+}
+
+/** out[r, 0:N] = bias[0:N] + sum_k a[r, k] * w[k, 0:N] for r < R, two rows at a time. */
+@inline
+function matmulBias1(
   a: usize,
   aStride: i32,
   w: usize,
@@ -77,7 +146,8 @@ export function matmulBias(
 }
 
 /** acc[g, 0:N] += sum_r d[r, g] * x[r, 0:N] for g < G: a weight gradient over R rows. */
-export function outerAcc(
+@inline
+function outerAcc1(
   d: usize,
   dStride: i32,
   x: usize,
