@@ -41,7 +41,7 @@ export { type BackendChoice, type BackendName, BACKENDS, describeBackend, useBac
 export { type Knobs, NOTEBOOK, parseRunArgs, type RunConfig, UsageError } from "./lib/cli.ts";
 export { CsvLog, type CsvValue, newRunId } from "./lib/csv_log.ts";
 export { CSV_COLUMNS, type ExperimentSpec, runExperiment, SUCCESS_ACCURACY } from "./lib/experiment.ts";
-export { FUSED_BACKENDS, fusedLayer } from "./lib/fused.ts";
+export { FUSED_BACKENDS, fusedLayer, fusedLinear } from "./lib/fused.ts";
 export { type KernelKind, KERNELS } from "./lib/models.ts";
 export { type OptimizerKernel } from "./lib/optim.ts";
 export { median, quantile, wilson } from "./lib/stats.ts";

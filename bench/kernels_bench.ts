@@ -1,7 +1,7 @@
 /**
  * `deno task bench:kernels`: microbenchmarks of one training step's forward
  * and backward through the recurrent layer, fused kernel against op by op,
- * for each cell on the wasm backend (batch 5, T 20).
+ * for each cell on the wasm backend (batch 5, T 20), and for the 6 x 60 RNN.
  */
 import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";
@@ -10,9 +10,9 @@ import { bceWithLogits } from "../lib/loss.ts";
 
 await useBackend("wasm");
 
-function step(cell: CellKind, hidden: number, replicas: number, kernel: KernelKind) {
+function step(cell: CellKind, hidden: number, replicas: number, kernel: KernelKind, layers = 1) {
   const seeds = Array.from({ length: replicas }, (_, i) => i + 1);
-  const m = new SimpleRNN({ cell, hidden, seeds, kernel });
+  const m = new SimpleRNN({ cell, hidden, seeds, kernel, layers });
   const x = tf.randomUniform([replicas, 5, 20, 1]) as tf.Tensor4D,
     y = tf.round(tf.randomUniform([replicas, 5, 20, 1])) as tf.Tensor4D;
   return () =>
@@ -32,3 +32,7 @@ for (const cell of ["rnn", "lstm", "gru"] as const) {
     Deno.bench({ name: `${group} fused`, group, fn: step(cell, hidden, replicas, "fused") });
   }
 }
+
+// The notebook's deepest model (6 x 60) with 20 seeds, as exp:memory runs it.
+Deno.bench({ name: "rnn 6x60 S20 op", group: "rnn 6x60 S20", baseline: true, fn: step("rnn", 60, 20, "op", 6) });
+Deno.bench({ name: "rnn 6x60 S20 fused", group: "rnn 6x60 S20", fn: step("rnn", 60, 20, "fused", 6) });
