@@ -112,7 +112,7 @@ export function summarise(rows: Row[]): Summary[] {
       reached_99: reached.length,
       epochs_to_99_median: median(reached),
       diverged: tests.filter((r) => r.status === "diverged").length,
-      wall_seconds: [...epochSeconds.values()].reduce((a, b) => a + b, 0),
+      wall_seconds: Math.round([...epochSeconds.values()].reduce((a, b) => a + b, 0) * 10) / 10,
     };
   });
 }
