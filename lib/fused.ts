@@ -1,7 +1,8 @@
 /**
  * Fused sequence kernels: the whole T-step recurrence of one layer, forward
  * and its BPTT backward, as one tfjs op with its gradient (`tf.customGrad`),
- * looping over Float32Arrays with replicas and batch as loop dimensions.
+ * with replicas and batch as loop dimensions: the matmuls in SIMD wasm
+ * (`simd.ts`), the gate arithmetic in loops over Float32Arrays.
  *
  * Op by op, tfjs pays dispatch and tape overhead on each of the ~3T tiny ops
  * of a layer; here it pays it once. The op-level path in `models.ts` stays the
@@ -15,7 +16,7 @@
  */
 import { tf } from "./tf.ts";
 import type { CellKind } from "./models.ts";
-import { Arena, copyRows, type Mat, matmulBias, outerAcc, pad4 } from "./simd.ts";
+import { Arena, copyRows, copyTransposed, type Mat, matmulBias, outerAcc, pad4 } from "./simd.ts";
 
 /** Backends whose tensors live in CPU memory, where the fused kernels apply. */
 export const FUSED_BACKENDS = new Set(["cpu", "wasm"]);
@@ -52,12 +53,8 @@ class Forward {
     this.h = { at: this.m.alloc(S * B * Hp), rs: B * Hp, stride: Hp };
     this.out = { at: this.m.alloc(S * B * Gp), rs: B * Gp, stride: Gp };
     const f = this.m.f32;
-    for (let s = 0; s < S; s++) {
-      for (let g = 0; g < G; g++) {
-        for (let k = 0; k < H; k++) f[this.wt.at + s * H * Gp + k * Gp + g] = w[(s * G + g) * H + k];
-        f[this.bias.at + s * Gp + g] = bh[s * G + g];
-      }
-    }
+    copyTransposed(w, f, this.wt.at, S, G, H, Gp);
+    copyRows(bh, 0, G, f, this.bias.at, Gp, S, G);
     copyRows(h0, 0, H, f, this.h.at, Hp, S * B, H);
   }
 
@@ -330,11 +327,8 @@ export function fusedLinear(x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D): tf.
       const out: Mat = { at: m.alloc(S * N * Gp), rs: N * Gp, stride: Gp };
       const f = m.f32;
       f.set(xd, xr.at);
-      for (let sg = 0; sg < S * G; sg++) {
-        const [s, g] = [Math.floor(sg / G), sg % G];
-        for (let k = 0; k < K; k++) f[wt.at + s * K * Gp + k * Gp + g] = wd[sg * K + k];
-        f[bias.at + s * Gp + g] = bd[sg];
-      }
+      copyTransposed(wd, f, wt.at, S, G, K, Gp);
+      copyRows(bd, 0, G, f, bias.at, Gp, S, G);
       matmulBias(S, xr, wt, bias, out, N, K, Gp);
       copyRows(f, out.at, Gp, y, 0, G, S * N, G);
     }

@@ -97,3 +97,25 @@ export function copyRows(
     for (let j = 0; j < width; j++) dst[d + j] = src[s + j];
   }
 }
+
+/**
+ * Writes each replica's `[G, K]` matrix from `src` (`[S, G, K]`, row-major)
+ * transposed into `dst` as `[K, Gp]` rows, replica after replica from
+ * `dstAt`: the layout {@linkcode matmulBias} multiplies by (x W^T).
+ */
+export function copyTransposed(
+  src: Float32Array,
+  dst: Float32Array,
+  dstAt: number,
+  S: number,
+  G: number,
+  K: number,
+  Gp: number,
+): void {
+  for (let s = 0; s < S; s++) {
+    for (let g = 0; g < G; g++) {
+      const from = (s * G + g) * K, to = dstAt + s * K * Gp + g;
+      for (let k = 0; k < K; k++) dst[to + k * Gp] = src[from + k];
+    }
+  }
+}
