@@ -52,8 +52,14 @@ export class Arena {
   }
 }
 
+// The kernels store whole f32x4 vectors: a width that is not a multiple of 4 would write past each row.
+function checkWidth(N: number): void {
+  if (N % 4 !== 0) throw new RangeError(`SIMD width N must be a multiple of 4, got ${N}`);
+}
+
 /** For each replica s < S: out_s[r, 0:N] = bias_s[0:N] + sum_k a_s[r, k] w_s[k, 0:N], r < R. */
 export function matmulBias(S: number, a: Mat, w: Mat, bias: Mat, out: Mat, R: number, K: number, N: number): void {
+  checkWidth(N);
   wasm.matmulBias(
     S,
     ...[a, w].flatMap((m) => [m.at * 4, m.rs, m.stride]),
@@ -70,6 +76,7 @@ export function matmulBias(S: number, a: Mat, w: Mat, bias: Mat, out: Mat, R: nu
 
 /** For each replica s < S: acc_s[g, 0:N] += sum_r d_s[r, g] x_s[r, 0:N], g < G. */
 export function outerAcc(S: number, d: Mat, x: Mat, acc: Mat, R: number, G: number, N: number): void {
+  checkWidth(N);
   wasm.outerAcc(S, ...[d, x, acc].flatMap((m) => [m.at * 4, m.rs, m.stride]), R, G, N);
 }
 

@@ -10,44 +10,82 @@ Deno.test("the committed wasm is what wasm/src/kernels.ts compiles to (deno task
   assert.deepEqual(committed, built, "lib/kernels_wasm.ts is stale: run `deno task build:wasm`");
 });
 
-Deno.test("matmulBias and outerAcc equal plain loops (replicas, odd rows, every tail width, shared bias)", () => {
+Deno.test("matmulBias and outerAcc equal plain loops (replicas, strides, odd rows, every tail width, shared bias)", () => {
   const rng = new Rng(7, "simd-test");
   const rand = (n: number) => Float32Array.from({ length: n }, () => rng.float() * 2 - 1);
-  for (
-    const [S, R, K, N] of [[1, 1, 1, 4], [2, 2, 3, 8], [3, 5, 60, 60], [1, 7, 13, 20], [4, 3, 9, 36], [2, 100, 5, 12]]
-  ) {
+  const cases = [[1, 1, 1, 4, 0], [2, 2, 3, 8, 0], [3, 5, 60, 60, 0], [1, 7, 13, 20, 4], [4, 3, 9, 36, 8], [
+    2,
+    100,
+    5,
+    12,
+    3,
+  ]];
+  for (const [S, R, K, N, extra] of cases) {
+    // Rows `extra` floats wider than they are used (a stride the kernels must honour), and a guard after each output.
+    const [aW, wW, oW] = [K + extra, N + 4 * Math.ceil(extra / 4), N + 4 * Math.ceil(extra / 4)];
     const m = new Arena();
-    const mat = (n: number, rs: number, stride: number): Mat => ({ at: m.alloc(n), rs, stride });
-    const a = mat(S * R * K, R * K, K), w = mat(S * K * N, K * N, N), bias = mat(N, 0, 0);
-    const out = mat(S * R * N, R * N, N), x = mat(S * R * N, R * N, N), acc = mat(S * K * N, K * N, N);
-    const [av, wv, bv, xv, accv] = [rand(S * R * K), rand(S * K * N), rand(N), rand(S * R * N), rand(S * K * N)];
-    [[av, a], [wv, w], [bv, bias], [xv, x], [accv, acc]].forEach(([v, r]) =>
-      m.f32.set(v as Float32Array, (r as Mat).at)
-    );
+    const mat = (rows: number, stride: number): Mat => ({
+      at: m.alloc(S * rows * stride + 4),
+      rs: rows * stride,
+      stride,
+    });
+    const a = mat(R, aW), w = mat(K, wW), x = mat(R, oW), out = mat(R, oW), acc = mat(K, oW);
+    const bias: Mat = { at: m.alloc(N), rs: 0, stride: 0 };
+    const fill = (t: Mat, n: number) => {
+      const v = rand(n);
+      m.f32.set(v, t.at);
+      return v;
+    };
+    const [av, wv, xv, accv, bv] = [
+      fill(a, S * R * aW),
+      fill(w, S * K * wW),
+      fill(x, S * R * oW),
+      fill(acc, S * K * oW),
+    ]
+      .concat([fill(bias, N)]);
+    const guard = (t: Mat, rows: number) => m.f32[t.at + S * rows * t.stride];
+    const [outGuard, accGuard] = [guard(out, R), guard(acc, K)];
 
     matmulBias(S, a, w, bias, out, R, K, N);
-    const want = new Float32Array(S * R * N);
+    const got = [], want = [];
     for (let s = 0; s < S; s++) {
       for (let r = 0; r < R; r++) {
         for (let n = 0; n < N; n++) {
           let sum = bv[n];
-          for (let k = 0; k < K; k++) sum += av[(s * R + r) * K + k] * wv[(s * K + k) * N + n];
-          want[(s * R + r) * N + n] = sum;
+          for (let k = 0; k < K; k++) sum += av[(s * R + r) * aW + k] * wv[(s * K + k) * wW + n];
+          want.push(sum);
+          got.push(m.f32[out.at + (s * R + r) * oW + n]);
         }
       }
     }
-    assertClose(m.f32.subarray(out.at, out.at + S * R * N), want, 1e-5, `matmulBias ${S}x${R}x${K}x${N}`);
+    assertClose(got, want, 1e-5, `matmulBias ${S}x${R}x${K}x${N} (+${extra})`);
+    assert.equal(guard(out, R), outGuard, "matmulBias wrote past its output");
 
     // acc[s, g, n] += sum_r a[s, r, g] x[s, r, n]: a is d, G = K.
     outerAcc(S, a, x, acc, R, K, N);
-    const wantAcc = Float32Array.from(accv);
+    const gotAcc = [], wantAcc = [];
     for (let s = 0; s < S; s++) {
       for (let g = 0; g < K; g++) {
         for (let n = 0; n < N; n++) {
-          for (let r = 0; r < R; r++) wantAcc[(s * K + g) * N + n] += av[(s * R + r) * K + g] * xv[(s * R + r) * N + n];
+          let sum = accv[(s * K + g) * oW + n];
+          for (let r = 0; r < R; r++) sum += av[(s * R + r) * aW + g] * xv[(s * R + r) * oW + n];
+          wantAcc.push(sum);
+          gotAcc.push(m.f32[acc.at + (s * K + g) * oW + n]);
         }
       }
     }
-    assertClose(m.f32.subarray(acc.at, acc.at + S * K * N), wantAcc, 1e-4, `outerAcc ${S}x${R}x${K}x${N}`);
+    assertClose(gotAcc, wantAcc, 1e-4, `outerAcc ${S}x${R}x${K}x${N} (+${extra})`);
+    assert.equal(guard(acc, K), accGuard, "outerAcc wrote past its output");
   }
+});
+
+Deno.test("a new arena hands out zeros over what an earlier one left; widths must be multiples of 4", () => {
+  const first = new Arena();
+  const at = first.alloc(1000);
+  first.f32.fill(NaN, at, at + 1000);
+  const second = new Arena();
+  const again = second.alloc(1000);
+  assert.ok(second.f32.subarray(again, again + 1000).every((v) => v === 0));
+  const z: Mat = { at: again, rs: 0, stride: 0 };
+  assert.throws(() => matmulBias(1, z, z, z, z, 1, 1, 6), /multiple of 4, got 6/);
 });
