@@ -40,6 +40,13 @@ export interface ModelOptions {
  */
 export type State = tf.Tensor3D[] | null;
 
+/** x W^T + b per replica (`x` `[S, N, K]`, `w` `[S, G, K]`, `b` `[S, G]`): fused, or as tfjs ops. */
+function linear(x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D, fused: boolean): tf.Tensor3D {
+  if (fused) return fusedLinear(x, w, b);
+  const [S, G] = b.shape;
+  return tf.add(tf.matMul(x, w, false, true), tf.reshape(b, [S, 1, G]));
+}
+
 /**
  * The notebook's `SimpleRNN`: `layers` stacked recurrent layers of `hidden`
  * units, batch-first, then `Linear(hidden, 1)` giving one logit per step.
@@ -128,6 +135,7 @@ export class SimpleRNN {
     const [S, B, T] = x.shape;
     const H = this.hidden;
     const s0 = state ?? this.zeroState(B);
+    const fused = this.usesFusedKernel();
     const finals: tf.Tensor3D[] = [];
     const finalCells: tf.Tensor3D[] = [];
     let input: tf.Tensor4D = x;
@@ -138,14 +146,9 @@ export class SimpleRNN {
       const G = whh.shape[1] as number;
       // The input projection of every step in one matmul; it does not depend on h.
       const flat = tf.reshape(input, [S, B * T, inSize]) as tf.Tensor3D;
-      let xp = tf.reshape(
-        this.usesFusedKernel()
-          ? fusedLinear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D)
-          : tf.add(tf.matMul(flat, wih as tf.Tensor3D, false, true), tf.reshape(bih, [S, 1, G])),
-        [S, B, T, G],
-      ) as tf.Tensor4D;
+      let xp = tf.reshape(linear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D, fused), [S, B, T, G]) as tf.Tensor4D;
       const bh = tf.reshape(bhh, [S, 1, G]);
-      if (this.usesFusedKernel()) {
+      if (fused) {
         const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
         const y = fusedLayer(this.cell, xp, s0[l], c0, whh as tf.Tensor3D, bhh as tf.Tensor2D);
         input = tf.slice(y, [0, 0, 0, 0], [S, B, T, H]);
@@ -183,13 +186,7 @@ export class SimpleRNN {
     }
     const w = this.params.get("linear.weight")! as tf.Tensor3D;
     const b = this.params.get("linear.bias")! as tf.Tensor2D;
-    const flat = tf.reshape(input, [S, B * T, H]) as tf.Tensor3D;
-    const logits = tf.reshape(
-      this.usesFusedKernel()
-        ? fusedLinear(flat, w, b)
-        : tf.add(tf.matMul(flat, w, false, true), tf.reshape(b, [S, 1, 1])),
-      [S, B, T, 1],
-    );
+    const logits = tf.reshape(linear(tf.reshape(input, [S, B * T, H]), w, b, fused), [S, B, T, 1]);
     return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
   }
 
