@@ -1,12 +1,61 @@
-import { assert, assertClose } from "./_assert.ts";
+import { assert, assertAllClose, assertClose, type Tolerance, worstCloseness } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
-import { type CellKind, SimpleRNN } from "../lib/models.ts";
+import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
 import { bceWithLogits } from "../lib/loss.ts";
-import { loadCases, modelFromCase, stateFromArr } from "./_fixtures.ts";
+import { type CaseResults, type CellCase, loadCases, modelFromCase, PARITY_TOL, stateFromArr } from "./_fixtures.ts";
 
 await tf.setBackend("cpu");
 
-for (const cell of ["rnn", "lstm", "gru"] as const) {
+const CELL_FIXTURES = ["rnn", "lstm", "gru"] as const;
+
+/** Our float32 outputs, loss and gradients for a fixture case, laid out as the fixture's. */
+function ours(cell: CellKind, c: CellCase, kernel: KernelKind): CaseResults {
+  const m = modelFromCase(cell, c, kernel);
+  const [B, T, L] = [c.batch, c.steps, c.layers];
+  const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
+  // State is [h of every layer..., c of every layer...] (LSTM), each [1, B, H]; the fixture's is [L, B, H].
+  const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
+  const arr = (ts: tf.Tensor[], shape: number[]) => ({ shape, data: ts.flatMap((t) => [...t.dataSync()]) });
+  const out = m.forward(x, state);
+  const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
+  const { value, grads } = tf.variableGrads(f, m.variables);
+  const gS = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(state);
+  const res: CaseResults = {
+    logits: arr([out.logits], c.logits.shape),
+    hN: arr(out.state.slice(0, L), c.hN.shape),
+    loss: value.dataSync()[0],
+    grads: Object.fromEntries(
+      Object.entries(c.grads).map(([name, g]) => [name, arr([grads[m.params.get(name)!.name]], g.shape)]),
+    ),
+    gradH0: arr(gS.slice(0, L), c.gradH0.shape),
+  };
+  if (c.cN) res.cN = arr(out.state.slice(L), c.cN.shape);
+  if (c.gradC0) res.gradC0 = arr(gS.slice(L), c.gradC0.shape);
+  tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gS]);
+  m.dispose();
+  return res;
+}
+
+/** Every compared quantity of a case, with the tolerance that applies to it. */
+function comparisons(where: string, got: CaseResults, ref: CaseResults) {
+  const out: { what: string; actual: number[]; expected: number[]; tol: Tolerance }[] = [];
+  const add = (what: string, a: number[] | undefined, b: number[] | undefined, tol: Tolerance) => {
+    assert.ok(a && b, `${where} ${what}: missing on one side`);
+    out.push({ what: `${where} ${what}`, actual: a, expected: b, tol });
+  };
+  add("logits", got.logits.data, ref.logits.data, PARITY_TOL.outputs);
+  add("hN", got.hN.data, ref.hN.data, PARITY_TOL.outputs);
+  if (ref.cN) add("cN", got.cN?.data, ref.cN.data, PARITY_TOL.outputs);
+  add("loss", [got.loss], [ref.loss], PARITY_TOL.outputs);
+  for (const [name, g] of Object.entries(ref.grads)) {
+    add(`grad ${name}`, got.grads[name]?.data, g.data, PARITY_TOL.grads);
+  }
+  add("dL/dh0", got.gradH0.data, ref.gradH0.data, PARITY_TOL.grads);
+  if (ref.gradC0) add("dL/dc0", got.gradC0?.data, ref.gradC0.data, PARITY_TOL.grads);
+  return out;
+}
+
+for (const cell of CELL_FIXTURES) {
   Deno.test(`${cell}: parameter names, shapes and count equal PyTorch's`, () => {
     for (const c of loadCases(cell)) {
       const m = new SimpleRNN({ cell, hidden: c.hidden, layers: c.layers, seeds: [1, 2] });
@@ -19,37 +68,73 @@ for (const cell of ["rnn", "lstm", "gru"] as const) {
   });
 
   for (const kernel of ["op", "fused"] as const) {
-    Deno.test(`${cell} (${kernel}): forward, loss and gradients match PyTorch within 1e-5`, () => {
-      for (const c of loadCases(cell)) {
-        const m = modelFromCase(cell, c, kernel);
-        const [B, T] = [c.batch, c.steps];
-        const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
-        const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
-        const out = m.forward(x, state);
-        const where = `${cell} H${c.hidden} L${c.layers}`;
-        assertClose(out.logits.dataSync(), c.logits.data, 1e-5, `${where} logits`);
-        const finals = out.state.slice(0, c.layers).flatMap((t) => [...t.dataSync()]);
-        assertClose(finals, c.hN.data, 1e-5, `${where} hN`);
-        if (c.cN) {
-          assertClose(out.state.slice(c.layers).flatMap((t) => [...t.dataSync()]), c.cN.data, 1e-5, `${where} cN`);
+    Deno.test(
+      `${cell} (${kernel}): outputs, loss and every gradient (parameters, h0${
+        cell === "lstm" ? ", c0" : ""
+      }) match float64 PyTorch within PARITY_TOL`,
+      () => {
+        for (const c of loadCases(cell)) {
+          const where = `${cell} (${kernel}) H${c.hidden} L${c.layers}`;
+          const list = comparisons(where, ours(cell, c, kernel), c);
+          assert.equal(list.length, 4 + (c.cN ? 2 : 0) + Object.keys(c.params).length);
+          for (const { what, actual, expected, tol } of list) assertAllClose(actual, expected, tol, what);
         }
-
-        const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
-        const { value, grads } = tf.variableGrads(f, m.variables);
-        assertClose([value.dataSync()[0]], [c.loss], 1e-5, `${where} loss`);
-        for (const [name, g] of Object.entries(c.grads)) {
-          assertClose(grads[m.params.get(name)!.name].dataSync(), g.data, 1e-5, `${where} grad ${name}`);
-        }
-        const gH = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(
-          state,
-        );
-        assertClose(gH.slice(0, c.layers).flatMap((t) => [...t.dataSync()]), c.gradH0.data, 1e-5, `${where} dL/dh0`);
-        tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gH]);
-        m.dispose();
-      }
-    });
+      },
+    );
   }
 }
+
+Deno.test("float32 PyTorch is within PARITY_TOL of float64 PyTorch, and needs more than a tenth of it", () => {
+  const worst = { outputs: { ratio: 0, what: "" }, grads: { ratio: 0, what: "" } };
+  for (const cell of CELL_FIXTURES) {
+    for (const c of loadCases(cell)) {
+      for (const { what, actual, expected, tol } of comparisons(`${cell} H${c.hidden} L${c.layers}`, c.f32, c)) {
+        const { ratio, index } = worstCloseness(actual, expected, tol);
+        const kind = tol === PARITY_TOL.outputs ? "outputs" : "grads";
+        if (ratio > worst[kind].ratio) worst[kind] = { ratio, what: `${what}[${index}]` };
+      }
+    }
+  }
+  for (const [kind, w] of Object.entries(worst)) {
+    // Above 1: the tolerance is tighter than float32 arithmetic achieves (PyTorch itself would fail it).
+    assert.ok(w.ratio <= 1, `PyTorch float32 ${kind} exceed PARITY_TOL.${kind}: ${w.ratio.toFixed(2)}x at ${w.what}`);
+    // Below 0.1: the tolerance is over 10x looser than float32 needs; tighten it (and its comment).
+    assert.ok(w.ratio >= 0.1, `PARITY_TOL.${kind} is over 10x looser than float32 needs: ${w.ratio} at ${w.what}`);
+  }
+});
+
+Deno.test("relative tolerance catches a sign flip, 20% error or zeroing of the smallest gradient that the old 1e-5 check missed", () => {
+  // The smallest-magnitude nonzero gradient entry over all fixture cases.
+  let min = { abs: Infinity, cell: "", c: undefined as CellCase | undefined, name: "", index: -1 };
+  for (const cell of CELL_FIXTURES) {
+    for (const c of loadCases(cell)) {
+      for (const [name, g] of Object.entries(c.grads)) {
+        g.data.forEach((v, index) => {
+          if (v !== 0 && Math.abs(v) < min.abs) min = { abs: Math.abs(v), cell, c, name, index };
+        });
+      }
+    }
+  }
+  assert.ok(min.abs < 1e-5 && min.c, `smallest nonzero gradient ${min.abs} is not below 1e-5`);
+  const expected = min.c.grads[min.name].data;
+  // Start from float32 PyTorch's gradient, which must pass, and break the one entry.
+  const good = min.c.f32.grads[min.name].data, what = `${min.cell} H${min.c.hidden} L${min.c.layers} ${min.name}`;
+  assertAllClose(good, expected, PARITY_TOL.grads, what);
+  for (
+    const [how, change] of [["sign flip", (v: number) => -v], ["x1.2", (v: number) => 1.2 * v], [
+      "zeroed",
+      () => 0,
+    ]] as const
+  ) {
+    const bad = good.map((v, i) => i === min.index ? change(v) : v);
+    assert.throws(
+      () => assertAllClose(bad, expected, PARITY_TOL.grads, what),
+      (e: Error) => e.message.includes(`${what}[${min.index}]`),
+      `${how} of ${what}[${min.index}] (${expected[min.index]}) must fail PARITY_TOL.grads`,
+    );
+    assertClose(bad, expected, 1e-5, what); // the old absolute check passes it
+  }
+});
 
 Deno.test("initialisation is PyTorch's U(-1/sqrt(H), 1/sqrt(H)) for every parameter", () => {
   const H = 16, m = new SimpleRNN({ hidden: H, layers: 2, seeds: [3, 4, 5] });
