@@ -1,0 +1,314 @@
+/**
+ * Mutation check of the test suite: applies each deliberate mistake in the
+ * notebook's semantics to a temporary copy of the repository, runs the fast
+ * tests there, and reports which test caught it (or SURVIVED).
+ *
+ *   deno task test:mutants [--only ID,ID] [--jobs N] [--list]
+ *
+ * Prints one line per mutant and `N of N caught`; exits 1 if a mutant
+ * survives or the unmutated copy fails its tests.
+ */
+import { parseArgs } from "node:util";
+
+/** One deliberate mistake: text edits to a file, each `find` occurring exactly once. */
+export interface Mutant {
+  id: string;
+  what: string;
+  file: string;
+  edits: [find: string, replace: string][];
+}
+
+export const MUTANTS: Mutant[] = [
+  {
+    id: "chunk-carry",
+    what: "state not carried across chunks (reset to zeros each chunk)",
+    file: "lib/train.ts",
+    edits: [["next = out.state.map((t) => tf.keep(t));", "next = out.state.map((t) => tf.keep(tf.zerosLike(t)));"]],
+  },
+  {
+    id: "epoch-carry",
+    what: "state not carried across epochs",
+    file: "lib/experiment.ts",
+    edits: [["trainEpoch(model, optimizer, trainData, state, {", "trainEpoch(model, optimizer, trainData, null, {"]],
+  },
+  {
+    id: "test-carry",
+    what: "state not carried into the test pass",
+    file: "lib/experiment.ts",
+    edits: [["testEpoch(model, testData, state,", "testEpoch(model, testData, null,"]],
+  },
+  {
+    id: "truncation",
+    what: "gradient flows into the previous chunk (truncated BPTT broken: the carried state is recomputed on the tape)",
+    file: "lib/train.ts",
+    edits: [
+      [
+        "  for (let i = 0; i < n; i++) {\n    let next: tf.Tensor3D[] = [];",
+        "  let prevX: tf.Tensor4D | null = null, prevNext: tf.Tensor4D | null = null, prevState: State = null;\n" +
+        "  for (let i = 0; i < n; i++) {\n    let next: tf.Tensor3D[] = [];",
+      ],
+      [
+        "const out = model.forward(x, state);\n        next =",
+        "const out = model.forward(x, prevX ? model.forward(prevX, prevState).state : state);\n" +
+        "        prevNext = tf.keep(x);\n        next =",
+      ],
+      [
+        "    disposeState(state);\n    state = next;\n    if (opts.onStep)",
+        "    prevState = state;\n    prevX = prevNext;\n    state = next;\n    if (opts.onStep)",
+      ],
+    ],
+  },
+  {
+    id: "no-regenerate",
+    what: "series not regenerated at chunk 0",
+    file: "lib/echo_data.ts",
+    edits: [[
+      "if (index === 0 && !this.fixedSeries) this.generateNewSeries();",
+      "if (index < 0) this.generateNewSeries();",
+    ]],
+  },
+  {
+    id: "fixed-regenerates",
+    what: "series regenerated at chunk 0 despite --fixed-series",
+    file: "lib/echo_data.ts",
+    edits: [[
+      "if (index === 0 && !this.fixedSeries) this.generateNewSeries();",
+      "if (index === 0) this.generateNewSeries();",
+    ]],
+  },
+  {
+    id: "no-zero-fill",
+    what: "targets not zero-filled for t < echo (np.roll without the zeroing)",
+    file: "lib/echo_data.ts",
+    edits: [["t >= k ? this.xBatch[b * L + t - k] : 0", "this.xBatch[b * L + ((t - k + L) % L)]"]],
+  },
+  {
+    id: "rmsprop-alpha",
+    what: "RMSprop alpha 0.9 (tfjs's decay) instead of PyTorch's 0.99",
+    file: "lib/optim.ts",
+    edits: [["this.alpha = opts.alpha ?? 0.99;", "this.alpha = opts.alpha ?? 0.9;"]],
+  },
+  {
+    id: "rmsprop-eps-fused",
+    what: "RMSprop eps inside the sqrt (fused update)",
+    file: "lib/optim.ts",
+    edits: [["(lr * g[i]) / (Math.sqrt(sq[i]) + eps)", "(lr * g[i]) / Math.sqrt(sq[i] + eps)"]],
+  },
+  {
+    id: "rmsprop-eps-op",
+    what: "RMSprop eps inside the sqrt (op-level update)",
+    file: "lib/optim.ts",
+    edits: [["tf.add(tf.sqrt(v), this.eps)", "tf.sqrt(tf.add(v, this.eps))"]],
+  },
+  {
+    id: "init-narrow",
+    what: "initialisation U(-1/H, 1/H) instead of U(-1/sqrt(H), 1/sqrt(H))",
+    file: "lib/models.ts",
+    edits: [["const bound = 1 / Math.sqrt(hidden);", "const bound = 1 / hidden;"]],
+  },
+  {
+    id: "init-glorot",
+    what: "initialisation Glorot-uniform (tfjs's default) instead of PyTorch's",
+    file: "lib/models.ts",
+    edits: [["const bound = 1 / Math.sqrt(hidden);", "const bound = Math.sqrt(6 / (shape[0] + (shape[1] ?? 1)));"]],
+  },
+  {
+    id: "train-accuracy",
+    what: "train accuracy as the notebook's correct / chunks (right only when batch x T = 100)",
+    file: "lib/experiment.ts",
+    edits: [["(res.correct[r] / res.digits) * 100", "res.correct[r] / (res.digits / (cfg.batch * cfg.bptt))"]],
+  },
+  {
+    id: "test-accuracy",
+    what: "test accuracy as correct / chunks (right only when batch x T = 100)",
+    file: "lib/experiment.ts",
+    edits: [["(c / test.digits) * 100", "c / (test.digits / (cfg.batch * cfg.bptt))"]],
+  },
+  {
+    id: "loss-sum",
+    what: "loss summed over digits instead of the mean BCE",
+    file: "lib/loss.ts",
+    edits: [['return perReplica(l, "mean");', 'return perReplica(l, "sum");']],
+  },
+  {
+    id: "loss-swapped",
+    what: "loss with logits and targets swapped (tfjs's sigmoidCrossEntropy takes labels first)",
+    file: "lib/loss.ts",
+    edits: [[
+      "export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor)",
+      "export function bceWithLogits(targets: tf.Tensor, logits: tf.Tensor)",
+    ]],
+  },
+  {
+    id: "echo-check-unshifted",
+    what: "random-sequence check compares output with the unshifted input",
+    file: "lib/train.ts",
+    edits: [["if (output[t] === input[t - echoStep]) correct++;", "if (output[t] === input[t]) correct++;"]],
+  },
+  {
+    id: "echo-check-wrap",
+    what: "random-sequence check counts the first echo steps against the wrapped-around input",
+    file: "lib/train.ts",
+    edits: [[
+      "for (let t = echoStep; t < length; t++) if (output[t] === input[t - echoStep]) correct++;",
+      "for (let t = 0; t < length; t++) if (output[t] === input[(t - echoStep + length) % length]) correct++;",
+    ]],
+  },
+];
+
+/** The tests a mutant must fail: everything but the long training bands and the CLI/chart checks. */
+export const FAST_TESTS = [
+  "tests/data_test.ts",
+  "tests/model_test.ts",
+  "tests/optim_test.ts",
+  "tests/train_test.ts",
+  "tests/semantics_test.ts",
+  "tests/fused_test.ts",
+  "tests/gradients_test.ts",
+];
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+/** Copies the repository's files (tracked and new, not ignored) to a temp dir; node_modules is linked. */
+async function copyRepo(): Promise<string> {
+  const ls = await new Deno.Command("git", {
+    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  if (!ls.success) throw new Error("git ls-files failed: test:mutants needs a git checkout");
+  const dir = await Deno.makeTempDir({ prefix: "echolab-mutant-" });
+  for (const f of dec.decode(ls.stdout).split("\0").filter(Boolean)) {
+    try {
+      const to = `${dir}/${f}`;
+      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+      await Deno.copyFile(`${ROOT}${f}`, to);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err; // deleted but not yet committed
+    }
+  }
+  await Deno.symlink(`${ROOT}node_modules`, `${dir}/node_modules`);
+  return dir;
+}
+
+function apply(dir: string, m: Mutant): void {
+  const path = `${dir}/${m.file}`;
+  let src = Deno.readTextFileSync(path);
+  for (const [find, replace] of m.edits) {
+    const n = src.split(find).length - 1;
+    if (n !== 1) throw new Error(`mutant ${m.id}: ${m.file} has ${n} copies of ${JSON.stringify(find)}, need 1`);
+    src = src.replace(find, () => replace);
+  }
+  Deno.writeTextFileSync(path, src);
+}
+
+/** Runs the fast tests in `dir`; returns the names of the tests that failed. */
+async function runTests(dir: string, failFast: boolean): Promise<{ ok: boolean; failed: string[]; tail: string }> {
+  const r = await new Deno.Command("deno", {
+    args: [
+      "test",
+      "--no-check",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run=deno",
+      ...(failFast ? ["--fail-fast"] : []),
+      ...FAST_TESTS,
+    ],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const out = dec.decode(r.stdout) + dec.decode(r.stderr);
+  const failed = [...new Set([...out.matchAll(/^(.+?) \.\.\. FAILED/gm)].map((x) => x[1].trim()))];
+  return { ok: r.success, failed, tail: out.split("\n").slice(-15).join("\n") };
+}
+
+async function pool<T, R>(items: T[], jobs: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  }));
+  return out;
+}
+
+if (import.meta.main) {
+  const usage = "usage: deno task test:mutants [--only ID,ID] [--jobs N] [--list]";
+  let args;
+  try {
+    args = parseArgs({
+      args: Deno.args,
+      options: {
+        only: { type: "string" },
+        jobs: { type: "string" },
+        list: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}; ${usage}`);
+    Deno.exit(2);
+  }
+  if (args.help) {
+    console.log(
+      `${usage}\n\nApplies each deliberate mistake to a copy of the repository and runs the fast tests there.`,
+    );
+    Deno.exit(0);
+  }
+  if (args.list) {
+    for (const m of MUTANTS) console.log(`${m.id.padEnd(22)} ${m.file.padEnd(18)} ${m.what}`);
+    Deno.exit(0);
+  }
+  const jobs = Number(args.jobs ?? navigator.hardwareConcurrency);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+    console.error(`error: --jobs must be an integer in 1..64, got ${args.jobs}`);
+    Deno.exit(2);
+  }
+  const ids = args.only?.split(",") ?? MUTANTS.map((m) => m.id);
+  const unknown = ids.filter((id) => !MUTANTS.some((m) => m.id === id));
+  if (unknown.length) {
+    console.error(`error: --only: unknown mutant ${unknown.join(", ")}; see --list`);
+    Deno.exit(2);
+  }
+  const chosen = MUTANTS.filter((m) => ids.includes(m.id));
+  const t0 = performance.now();
+
+  const base = await copyRepo();
+  try {
+    const clean = await runTests(base, false);
+    if (!clean.ok) {
+      console.error(`the unmutated copy fails its tests, so no mutant can be judged:\n${clean.tail}`);
+      Deno.exit(1);
+    }
+    console.log(`unmutated copy: the fast tests pass (${FAST_TESTS.length} files)`);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+
+  const results = await pool(chosen, jobs, async (m) => {
+    const dir = await copyRepo();
+    try {
+      apply(dir, m);
+      const r = await runTests(dir, true);
+      const line = r.ok
+        ? `SURVIVED  ${m.id.padEnd(22)} ${m.what}`
+        : `caught    ${m.id.padEnd(22)} ${m.what}\n          by: ${
+          r.failed.join("; ") || "(a test module failed to load)"
+        }`;
+      console.log(line);
+      return !r.ok;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  const caught = results.filter(Boolean).length;
+  console.log(`${caught} of ${chosen.length} caught (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  if (caught < chosen.length) Deno.exit(1);
+}
