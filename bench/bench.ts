@@ -19,6 +19,7 @@ import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
+import { EXIT_CODES, parseFlags, parseOrExit } from "../lib/cli.ts";
 
 const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
 const REPLICAS = [1, 8, 64, 256];
@@ -82,8 +83,24 @@ async function echo3EndToEnd(): Promise<number> {
   return seconds;
 }
 
+const USAGE = `Training speed of the suite (cpu and wasm, op-level and fused, 1-256 replicas, one process per core,
+echo3 end to end) against the notebook's PyTorch code, in one invocation; takes several minutes.
+
+usage: deno task bench [--help]
+
+Prints a table and writes results/bench-<run id>.csv.
+${EXIT_CODES}`;
+
 // Child mode: `bench.ts --child MODEL REPLICAS` prints its ms per step and exits.
-if (Deno.args[0] === "--child") {
+if (Deno.args[0] !== "--child") {
+  parseOrExit(() => {
+    const { values } = parseFlags(Deno.args, { help: { type: "boolean", short: "h" } });
+    if (values.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+  });
+} else {
   const m = MODELS.find((m) => m.name === Deno.args[1])!;
   await useBackend("auto");
   console.log(JSON.stringify({ ms: msPerStep(m.echo, m.hidden, Number(Deno.args[2]), "auto") }));

@@ -8,60 +8,83 @@
  *
  *   deno task exp:capacity --shard 3/16 [--seeds 10] [--epochs 5] [--bptt 50]
  *
- * Writes results/capacity/shard-<i>-of-<n>-<run id>.csv, a row per grid point
- * as each finishes.
+ * Writes results/capacity/shard-<i>-of-<n>-grid-<grid id>-<points>pts-<run id>.csv,
+ * a row per grid point as each finishes (only the header for a shard with no
+ * points).
  */
-import { parseArgs } from "node:util";
 import { tf } from "../lib/tf.ts";
-import { BACKENDS, describeBackend, useBackend } from "../lib/backend.ts";
-import { assertWritable, int, oneOf, parseOrExit, UsageError } from "../lib/cli.ts";
+import { BACKENDS, describeBackend } from "../lib/backend.ts";
+import {
+  assertMemory,
+  assertWritable,
+  DEFAULT_MAX_MEMORY_GIB,
+  EXIT_CODES,
+  int,
+  oneOf,
+  parseFlags,
+  parseOrExit,
+  real,
+  UsageError,
+  useBackendOrExit,
+} from "../lib/cli.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
-import { gridId, gridPoints, SHARD_COLUMNS, shardPoints } from "../lib/capacity.ts";
+import { gridId, gridPoints, MAX_SHARDS, SHARD_COLUMNS, shardFileName, shardPoints } from "../lib/capacity.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { median } from "../lib/stats.ts";
 
 function config() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      shard: { type: "string" },
-      seeds: { type: "string" },
-      epochs: { type: "string" },
-      bptt: { type: "string" },
-      series: { type: "string" },
-      cells: { type: "string" },
-      hiddens: { type: "string" },
-      "echo-max": { type: "string" },
-      backend: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values } = parseFlags(Deno.args, {
+    shard: { type: "string" },
+    seeds: { type: "string" },
+    epochs: { type: "string" },
+    bptt: { type: "string" },
+    series: { type: "string" },
+    cells: { type: "string" },
+    hiddens: { type: "string" },
+    "echo-max": { type: "string" },
+    backend: { type: "string" },
+    out: { type: "string" },
+    "max-memory": { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(`usage: deno task exp:capacity [--shard i/n] [--seeds 10] [--epochs 5] [--bptt 50] [--series 20000]
-  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--backend auto] [--out results/capacity]`);
+  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--backend auto] [--out results/capacity]
+  [--max-memory ${DEFAULT_MAX_MEMORY_GIB}]
+--shard i/n: the i-th of n <= ${MAX_SHARDS} round-robin parts of the grid; a part with no grid points writes a
+header-only CSV, which merge requires like the others.
+${EXIT_CODES}`);
     Deno.exit(0);
   }
   const shard = values.shard ?? "1/1";
-  const m = /^(\d+)\/(\d+)$/.exec(shard);
-  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
-    throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${shard}"`);
+  const m = /^(\d{1,5})\/(\d{1,5})$/.exec(shard);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2]) || Number(m[2]) > MAX_SHARDS) {
+    throw new UsageError(`--shard must be i/n with 1 <= i <= n <= ${MAX_SHARDS}, got "${shard}"`);
   }
   const series = int("series", values.series, 20_000, 1, 10_000_000);
   const bptt = int("bptt", values.bptt, 50, 1, series);
   if (series % bptt !== 0) throw new UsageError(`--series ${series} must be divisible by --bptt ${bptt}`);
   const cells = (values.cells ?? CELLS.join(",")).split(",").map((c) => oneOf("cells", c, "rnn", CELLS) as CellKind);
   const hiddens = (values.hiddens ?? "2,4,8,16,32,64").split(",").map((h) => int("hiddens", h, 0, 1, 4096));
+  for (const [flag, list] of [["cells", cells], ["hiddens", hiddens]] as const) {
+    if (new Set<unknown>(list).size !== list.length) {
+      throw new UsageError(`--${flag} must list distinct values, got "${values[flag]}"`);
+    }
+  }
+  const seeds = int("seeds", values.seeds, 10, 1, 4096);
+  const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
+  for (const cell of cells) {
+    const hidden = Math.max(...hiddens), c = { seeds, batch: 5, series, bptt, hidden, layers: 1, cell };
+    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, { hidden: "--hiddens" });
+  }
   return {
     shard: Number(m[1]),
     shards: Number(m[2]),
-    seeds: int("seeds", values.seeds, 10, 1, 4096),
+    seeds,
     epochs: int("epochs", values.epochs, 5, 1, 10_000),
     bptt,
     series,
@@ -74,13 +97,18 @@ function config() {
 }
 
 const cfg = parseOrExit(config);
-console.log(describeBackend(await useBackend(cfg.backend)));
+console.log(describeBackend(await useBackendOrExit(cfg.backend)));
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const spec = { cells: cfg.cells, hiddens: cfg.hiddens, echoMax: cfg.echoMax };
 const grid = gridId(spec, { seeds: cfg.seeds, epochs: cfg.epochs, bptt: cfg.bptt, series: cfg.series });
-const points = shardPoints(gridPoints(spec), cfg.shard, cfg.shards);
-const log = CsvLog.create(`${cfg.out}/shard-${cfg.shard}-of-${cfg.shards}-${newRunId()}.csv`, SHARD_COLUMNS);
+const all = gridPoints(spec);
+const points = shardPoints(all, cfg.shard, cfg.shards);
+const log = CsvLog.create(
+  `${cfg.out}/${shardFileName(cfg.shard, cfg.shards, grid, all.length, newRunId())}`,
+  SHARD_COLUMNS,
+);
+if (points.length === 0) console.log(`shard ${cfg.shard}/${cfg.shards} of ${all.length} grid points holds none`);
 const seeds = Array.from({ length: cfg.seeds }, (_, i) => i + 1);
 
 for (const [k, p] of points.entries()) {

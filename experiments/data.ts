@@ -16,6 +16,8 @@ const spec = {
 };
 const cfg = configFromArgs(spec, Deno.args);
 const seed = cfg.seeds[0];
+// Created before the preview prints, so a folder that cannot be written fails before any output.
+const log = CsvLog.create(`${cfg.out}/data-${newRunId()}.csv`, ["seed", "echo_step", "sequence", "step", "x", "y"]);
 
 const trainData = new EchoData({
   echoStep: cfg.echoStep,
@@ -54,7 +56,6 @@ for (let b = 0; b < cfg.batch; b++) console.log(chunkRow(first.y, b));
 console.log(`1st y_chunk size: (${cfg.batch}, ${T}, 1)`);
 
 // The previewed steps, one row per (sequence, step), to open in a spreadsheet.
-const log = CsvLog.create(`${cfg.out}/data-${newRunId()}.csv`, ["seed", "echo_step", "sequence", "step", "x", "y"]);
 const rows = [];
 for (let b = 0; b < cfg.batch; b++) {
   for (let t = 0; t < show; t++) {

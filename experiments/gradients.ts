@@ -9,7 +9,8 @@
  * Writes results/gradients/gradients-<run id>.csv.
  */
 import { tf } from "../lib/tf.ts";
-import { describeBackend, useBackend } from "../lib/backend.ts";
+import { describeBackend } from "../lib/backend.ts";
+import { parseOrExit, UsageError, useBackendOrExit } from "../lib/cli.ts";
 import { configFromArgs, echoDataFor } from "../lib/experiment.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
@@ -28,7 +29,16 @@ const cfg = configFromArgs({
   about: "Mean |d loss_t / d x_(t-k)| against lag k for each cell, at initialisation and after training at echo 10.",
   knobs: { echoStep: 10, hidden: 60, epochs: 5, seeds: [1, 2], out: "results/gradients" },
 }, Deno.args);
-console.log(describeBackend(await useBackend(cfg.backend)));
+parseOrExit(() => {
+  if (cfg.echoStep > PROBE_LENGTH - 1) {
+    throw new UsageError(
+      `--echo-step must be an integer in 1..${
+        PROBE_LENGTH - 1
+      } for exp:gradients (the probe's lags), got ${cfg.echoStep}`,
+    );
+  }
+});
+console.log(describeBackend(await useBackendOrExit(cfg.backend)));
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const runId = newRunId();

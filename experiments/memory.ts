@@ -7,79 +7,144 @@
  *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--only lstm-h60,gru-h60]
  *
  * Writes results/memory/<config>/<config>-<run id>.csv (every epoch of every
- * seed), then results/memory/summary.csv and summary.md.
+ * seed) and <config>-<sweep run id>.log, prints this sweep's summary, then
+ * rewrites results/memory/summary.csv and summary.md from the latest finished
+ * run of every config. Exits 1, naming them, if any config fails.
  */
-import { parseArgs } from "node:util";
-import { assertWritable, int, oneOf, parseOrExit, UsageError } from "../lib/cli.ts";
+import { parse } from "csv-parse/sync";
+import {
+  assertWritable,
+  DEFAULT_MAX_MEMORY_GIB,
+  EXIT_CODES,
+  int,
+  oneOf,
+  parseFlags,
+  parseOrExit,
+  real,
+  UsageError,
+} from "../lib/cli.ts";
 import { BACKENDS } from "../lib/backend.ts";
 import { runSweep } from "../lib/sweep.ts";
-import { latestRuns, readRuns, summarise, summaryMarkdown } from "../lib/summary.ts";
-import { CsvLog } from "../lib/csv_log.ts";
+import { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "../lib/summary.ts";
+import { newRunId } from "../lib/csv_log.ts";
+import { stringify } from "csv-stringify/sync";
 import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_configs.ts";
 
+const USAGE = `usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N] [--only ids] [--backend auto]
+  [--out results/memory] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}] [--summary-only]
+configs: ${ORDER.join(", ")}
+
+Each config's child writes <out>/<config>/<config>-<run id>.csv and its output to <config>-<sweep run id>.log
+(a new file each sweep). Prints the summary of this sweep's runs, then rewrites <out>/summary.csv and summary.md
+from the latest finished run of every config. --summary-only skips the sweep and prints that summary.
+If any config fails, the sweep names each failed config and its log on stderr (one line) and exits 1.
+${EXIT_CODES}`;
+
 function config() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      seeds: { type: "string" },
-      epochs: { type: "string" },
-      jobs: { type: "string" },
-      only: { type: "string" },
-      backend: { type: "string" },
-      out: { type: "string" },
-      "summary-only": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values } = parseFlags(Deno.args, {
+    seeds: { type: "string" },
+    epochs: { type: "string" },
+    jobs: { type: "string" },
+    only: { type: "string" },
+    backend: { type: "string" },
+    out: { type: "string" },
+    "max-memory": { type: "string" },
+    "summary-only": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(`usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N] [--only ids] [--backend auto]
-  [--out results/memory] [--summary-only]\nconfigs: ${ORDER.join(", ")}`);
+    console.log(USAGE);
     Deno.exit(0);
   }
   const only = values.only ? values.only.split(",") : Object.keys(CONFIGS);
   for (const id of only) {
     if (!(id in CONFIGS)) throw new UsageError(`--only must list configs from ${ORDER.join(", ")}, got "${id}"`);
   }
+  if (new Set(only).size !== only.length) {
+    throw new UsageError(`--only must list distinct configs, got "${values.only}"`);
+  }
+  const summaryOnly = values["summary-only"] ?? false;
+  const out = values.out ?? "results/memory";
+  if (summaryOnly) {
+    let isDir = false;
+    try {
+      isDir = Deno.statSync(out).isDirectory;
+    } catch { /* reported below */ }
+    if (!isDir) throw new UsageError(`--out ${out} is not a directory of runs to summarise`);
+    if (readRuns(out).length === 0) throw new UsageError(`--out ${out} holds no experiment CSVs to summarise`);
+  }
   return {
     seeds: int("seeds", values.seeds, 20, 1, 4096),
     epochs: int("epochs", values.epochs, 20, 1, 10_000),
     jobs: int("jobs", values.jobs, navigator.hardwareConcurrency, 1, 256),
     backend: oneOf("backend", values.backend, "auto", BACKENDS),
-    out: assertWritable("--out", values.out ?? "results/memory", "exp:memory"),
+    maxMemory: real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true),
+    out: assertWritable("--out", out, "exp:memory"),
     only,
-    summaryOnly: values["summary-only"] ?? false,
+    summaryOnly,
   };
 }
 
 const cfg = parseOrExit(config);
 console.log(`config: ${JSON.stringify(cfg)}`);
 
+const order = (list: Summary[]) => list.sort((a, b) => ORDER.indexOf(a.config) - ORDER.indexOf(b.config));
+
 if (!cfg.summaryOnly) {
+  const runId = newRunId();
   const jobs = Object.keys(CONFIGS).filter((id) => cfg.only.includes(id)).map((id) => ({
     id,
     args: [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]
-      .concat(["--backend", cfg.backend]),
+      .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory)]),
   }));
   const t0 = performance.now();
-  await runSweep("experiments/echo10-h4.ts", jobs, cfg.out, cfg.jobs, (r, done, total) => {
+  const results = await runSweep("experiments/echo10-h4.ts", jobs, cfg.out, cfg.jobs, runId, (r, done, total) => {
     const last = Deno.readTextFileSync(r.log).trim().split("\n").filter((l) => l.startsWith("success rate")).pop();
     console.log(
       `[${done}/${total}] ${r.id}: exit ${r.code}, ${(r.seconds / 60).toFixed(1)} min; ${last ?? "see " + r.log}`,
     );
   });
-  console.log(`sweep wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+  console.log(`sweep ${runId} wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+  const done = results.filter((r) => r.code === 0 && r.csv);
+  if (done.length) {
+    const rows = done.flatMap((r) => parse(Deno.readTextFileSync(r.csv!), { columns: true }) as Row[]);
+    console.log(`this sweep (${runId}), ${done.length} of ${results.length} config(s):`);
+    console.log(summaryMarkdown(order(summarise(rows))));
+  }
+  const failed = results.filter((r) => !done.includes(r));
+  if (failed.length) {
+    if (done.length) writeSummary();
+    console.error(
+      `error: ${failed.length} of ${results.length} config(s) failed: ` +
+        failed.map((r) => `${r.id} (exit ${r.code}${r.error ? `: ${r.error.replace(/^error: /, "")}` : ""}; ${r.log})`)
+          .join(", "),
+    );
+    Deno.exit(1);
+  }
+}
+writeSummary();
+
+/**
+ * Rewrites <out>/summary.csv and summary.md from the latest finished run of
+ * every config (what `deno task report` reads); with --summary-only, prints it.
+ */
+function writeSummary(): void {
+  const summary = order(summarise(latestRuns(readRuns(cfg.out))));
+  if (!summary.length) return;
+  const md = summaryMarkdown(summary);
+  const columns = Object.keys(summary[0]);
+  replaceFile(
+    `${cfg.out}/summary.csv`,
+    stringify([columns, ...summary.map((s) => columns.map((c) => s[c as keyof Summary]))]),
+  );
+  replaceFile(`${cfg.out}/summary.md`, md);
+  if (cfg.summaryOnly) console.log(md);
+  else console.log(`summary of the latest finished run of every config: ${cfg.out}/summary.csv, summary.md`);
 }
 
-const summary = summarise(latestRuns(readRuns(cfg.out)))
-  .sort((a, b) => ORDER.indexOf(a.config) - ORDER.indexOf(b.config));
-const path = `${cfg.out}/summary.csv`;
-try {
-  Deno.removeSync(path);
-} catch { /* first summary */ }
-const columns = Object.keys(summary[0] ?? {});
-if (summary.length) CsvLog.create(path, columns).append(...summary.map((s) => ({ ...s })));
-const md = summaryMarkdown(summary);
-Deno.writeTextFileSync(`${cfg.out}/summary.md`, md);
-console.log(md);
+/** Writes `text` beside `path`, then renames it over `path`: a reader never sees half a file. */
+function replaceFile(path: string, text: string): void {
+  const tmp = `${path}.${newRunId()}.tmp`;
+  Deno.writeTextFileSync(tmp, text, { createNew: true });
+  Deno.renameSync(tmp, path);
+}

@@ -1,36 +1,84 @@
 /**
  * Combines the shard CSVs of `exp:capacity` into one, refusing a set with a
- * missing or duplicated shard (or shards of different grids), and prints the
- * capacity map.
+ * missing or duplicated shard (or shards of different grids, or a file that
+ * is not a complete shard CSV), and prints the capacity map.
  *
- *   deno task merge results/capacity/shard-*.csv [--out results/capacity/capacity.csv]
+ *   deno task merge results/capacity/shard-*.csv [--out results/capacity/capacity.csv] [--force]
  */
-import { parseArgs } from "node:util";
-import { capacities, MergeError, mergeShards, SHARD_COLUMNS } from "../lib/capacity.ts";
-import { assertWritable, parseOrExit, UsageError } from "../lib/cli.ts";
-import { CsvLog } from "../lib/csv_log.ts";
+import { stringify } from "csv-stringify/sync";
+import { capacities, MergeError, mergeShards, SHARD_COLUMNS, type ShardRow } from "../lib/capacity.ts";
+import { assertWritableFile, EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { newRunId } from "../lib/csv_log.ts";
 
-const { out, rows, files } = parseOrExit(() => {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: { out: { type: "string" } },
-    strict: true,
-    allowPositionals: true,
-  });
-  const out = values.out ?? "results/capacity/capacity.csv";
-  assertWritable("--out", out, "merge");
+const DEFAULT_OUT = "results/capacity/capacity.csv";
+const USAGE = `Combines the shard CSVs of exp:capacity into one CSV and prints the capacity map.
+
+usage: deno task merge SHARD.csv... [--out FILE] [--force]
+
+  SHARD.csv...  every shard of one grid, each once (a shard with no grid points is a header-only CSV)
+  --out FILE    the merged CSV (default ${DEFAULT_OUT}). If FILE already holds exactly these
+                rows, nothing is written; if it holds others, merge refuses unless --force
+  --force       replace an --out FILE that holds other rows
+  -h, --help    this text
+
+${EXIT_CODES}`;
+
+/** The CSV text of merged rows, as CsvLog writes it. */
+function csvText(rows: ShardRow[]): string {
+  return stringify([[...SHARD_COLUMNS], ...rows.map((r) => SHARD_COLUMNS.map((c) => r[c]))]);
+}
+
+/** The same header and the same rows in any order. */
+function sameRows(a: string, b: string): boolean {
+  const lines = (t: string) => t.split("\n").filter((l) => l !== "");
+  const [la, lb] = [lines(a), lines(b)];
+  return la[0] === lb[0] && la.length === lb.length && la.slice(1).sort().join("\n") === lb.slice(1).sort().join("\n");
+}
+
+const { out, rows, files, text, upToDate } = parseOrExit(() => {
+  const { values, positionals } = parseFlags(Deno.args, {
+    out: { type: "string" },
+    force: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, true);
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const out = assertWritableFile("--out", values.out ?? DEFAULT_OUT, "merge");
+  if (positionals.length === 0) throw new UsageError("no shard files given (usage: deno task merge SHARD.csv...)");
+  let rows: ShardRow[];
   try {
-    return { out, rows: mergeShards(positionals), files: positionals };
+    rows = mergeShards(positionals);
   } catch (err) {
-    if (err instanceof MergeError || err instanceof Deno.errors.NotFound) throw new UsageError((err as Error).message);
+    if (err instanceof MergeError) throw new UsageError(err.message);
     throw err;
   }
+  const text = csvText(rows);
+  let old: string | null = null;
+  try {
+    old = Deno.readTextFileSync(out);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw new UsageError(`--out ${out}: ${(err as Error).message}`);
+  }
+  const upToDate = old !== null && sameRows(old, text);
+  if (old !== null && !upToDate && !values.force) {
+    throw new UsageError(`--out ${out} exists and holds other rows; pass --force to replace it, or name another file`);
+  }
+  return { out, rows, files: positionals, text, upToDate };
 });
-try {
-  Deno.removeSync(out);
-} catch { /* a first merge */ }
-CsvLog.create(out, SHARD_COLUMNS).append(...rows);
-console.log(`merged ${files.length} shard(s), ${rows.length} grid points -> ${out}`);
+
+if (upToDate) {
+  console.log(`${out} already holds these ${rows.length} grid points; nothing written`);
+} else {
+  // Written beside the target, then renamed over it: a reader never sees half a file.
+  const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : ".";
+  Deno.mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.${newRunId()}.tmp`;
+  Deno.writeTextFileSync(tmp, text, { createNew: true });
+  Deno.renameSync(tmp, out);
+  console.log(`merged ${files.length} shard(s), ${rows.length} grid points -> ${out}`);
+}
 for (const c of capacities(rows)) {
   console.log(`${c.cell} H${c.hidden}: largest echo learnt by half the seeds = ${c.capacity}`);
 }

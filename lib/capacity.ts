@@ -3,8 +3,7 @@
  * disjoint shards so that a cluster scheduler can run them independently,
  * and merged back with a check that every shard is there exactly once.
  */
-import { parse } from "csv-parse/sync";
-import type { CellKind } from "./models.ts";
+import { type CellKind, CELLS } from "./models.ts";
 
 /** One point of the grid. */
 export interface GridPoint {
@@ -70,40 +69,175 @@ export type ShardRow = Record<(typeof SHARD_COLUMNS)[number], string>;
 /** A merge that cannot be trusted: missing or duplicated shards, or shards of different grids. */
 export class MergeError extends Error {}
 
+/** Largest `n` of `--shard i/n`. */
+export const MAX_SHARDS = 10_000;
+
 /**
- * Reads shard CSVs and returns their rows, refusing a set that is not
- * exactly shards 1..n of one grid (missing, duplicated, mixed grids, or a
- * shard that does not hold the points it should).
+ * The file name of a shard CSV. It carries the grid id and the grid's size,
+ * so a shard with no grid points (more shards than points) is still a
+ * shard of a known grid: it has only a header row, and merge requires it.
+ */
+export function shardFileName(i: number, n: number, grid: string, gridSize: number, runId: string): string {
+  return `shard-${i}-of-${n}-grid-${grid}-${gridSize}pts-${runId}.csv`;
+}
+
+/** What a shard's file name says; grid and size only in names written by {@linkcode shardFileName}. */
+export function parseShardName(
+  path: string,
+): { shard: number; shards: number; grid?: string; gridSize?: number } | null {
+  const m = /^shard-(\d{1,5})-of-(\d{1,5})-(?:grid-([0-9a-f]{8})-(\d{1,9})pts-)?/.exec(path.split("/").pop() ?? "");
+  if (!m) return null;
+  return {
+    shard: Number(m[1]),
+    shards: Number(m[2]),
+    grid: m[3],
+    gridSize: m[4] === undefined ? undefined : Number(m[4]),
+  };
+}
+
+/** Points shard i of n holds in a grid of `size` points (round-robin, see {@linkcode shardPoints}). */
+export function shardSize(size: number, i: number, n: number): number {
+  return i > size ? 0 : Math.floor((size - i) / n) + 1;
+}
+
+const INT = /^(0|[1-9]\d{0,8})$/;
+const NUM = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/** Each column's check: an error text, or null when the value is fine. */
+const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], (v: string, row: ShardRow) => string | null> = {
+  grid_id: (v) => (/^[0-9a-f]{8}$/.test(v) ? null : "8 hex digits"),
+  shard: (v, r) => (INT.test(v) && +v >= 1 && +v <= +r.shards ? null : "an integer in 1..shards"),
+  shards: (v) => (INT.test(v) && +v >= 1 && +v <= MAX_SHARDS ? null : `an integer in 1..${MAX_SHARDS}`),
+  points: (v) => (INT.test(v) ? null : "a whole number"),
+  cell: (v) => (CELLS.includes(v as CellKind) ? null : `one of ${CELLS.join(", ")}`),
+  hidden: (v) => (INT.test(v) && +v >= 1 && +v <= 4096 ? null : "an integer in 1..4096"),
+  echo_step: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
+  seeds: (v) => (INT.test(v) && +v >= 1 && +v <= 4096 ? null : "an integer in 1..4096"),
+  successes: (v, r) => (INT.test(v) && +v <= +r.seeds ? null : "an integer in 0..seeds"),
+  test_acc_median: (v, r) =>
+    (NUM.test(v) && +v >= 0 && +v <= 100) || (v === "NaN" && r.successes === "0") ? null : "a number in 0..100",
+  epochs: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
+  bptt: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
+  seconds: (v) => (NUM.test(v) && +v >= 0 ? null : "a number >= 0"),
+};
+
+/** One shard CSV, read and checked field by field. */
+export interface Shard {
+  file: string;
+  shard: number;
+  shards: number;
+  grid: string;
+  /** The whole grid's size when the file name says it. */
+  gridSize?: number;
+  rows: ShardRow[];
+}
+
+/**
+ * Reads one shard CSV as exp:capacity writes it, refusing with the file and
+ * line anything else: a folder, another CSV or not a CSV, a row with a
+ * field missing or of the wrong type or range, a last row cut short (no
+ * line end), rows of different shards, fewer rows than its `points`.
+ */
+export function readShard(file: string): Shard {
+  let text: string;
+  try {
+    if (Deno.statSync(file).isDirectory) throw new MergeError(`${file} is a directory, not a shard CSV`);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Deno.readFileSync(file));
+  } catch (err) {
+    if (err instanceof MergeError) throw err;
+    if (err instanceof TypeError) throw new MergeError(`${file}: not a text file, not a shard CSV`);
+    throw new MergeError(`${file}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const lines = text.split("\n");
+  const header = SHARD_COLUMNS.join(",");
+  if (lines[0].replace(/\r$/, "") !== header) {
+    throw new MergeError(`${file}:1: not a capacity shard CSV (its first line is not the header ${header})`);
+  }
+  if (lines[lines.length - 1] !== "") {
+    throw new MergeError(`${file}:${lines.length}: the last row is cut short (no line end; an interrupted write?)`);
+  }
+  const rows: ShardRow[] = [];
+  for (let k = 1; k < lines.length - 1; k++) {
+    const fields = lines[k].replace(/\r$/, "").split(",");
+    if (fields.length !== SHARD_COLUMNS.length) {
+      throw new MergeError(
+        `${file}:${k + 1}: ${fields.length} fields, expected ${SHARD_COLUMNS.length} (a row cut mid-line?)`,
+      );
+    }
+    const row = Object.fromEntries(SHARD_COLUMNS.map((c, j) => [c, fields[j]])) as ShardRow;
+    for (const c of SHARD_COLUMNS) {
+      const want = FIELD_CHECKS[c](row[c], row);
+      if (want) throw new MergeError(`${file}:${k + 1}: ${c} must be ${want}, got "${row[c]}"`);
+    }
+    const first = rows[0];
+    if (first && (["grid_id", "shard", "shards", "points"] as const).some((c) => row[c] !== first[c])) {
+      throw new MergeError(`${file}:${k + 1}: mixes rows of different shards`);
+    }
+    rows.push(row);
+  }
+  const name = parseShardName(file);
+  if (rows.length === 0) {
+    if (!name?.grid) {
+      throw new MergeError(
+        `${file} holds no rows, and its name does not say which shard of which grid it is (an unfinished shard?)`,
+      );
+    }
+    return { file, shard: name.shard, shards: name.shards, grid: name.grid, gridSize: name.gridSize, rows };
+  }
+  const { grid_id, shard, shards, points } = rows[0];
+  if (rows.length !== Number(points)) {
+    throw new MergeError(`shard ${shard}/${shards} in ${file} is incomplete: ${rows.length} of ${points} grid points`);
+  }
+  if (name?.grid && (name.grid !== grid_id || name.shard !== +shard || name.shards !== +shards)) {
+    throw new MergeError(
+      `${file}: its name says shard ${name.shard}/${name.shards} of grid ${name.grid}, its rows ` +
+        `${shard}/${shards} of grid ${grid_id}`,
+    );
+  }
+  return { file, shard: +shard, shards: +shards, grid: grid_id, gridSize: name?.gridSize, rows };
+}
+
+/**
+ * Reads shard CSVs and returns their rows, shard by shard, refusing a set
+ * that is not exactly shards 1..n of one grid (missing, duplicated, mixed
+ * grids, or a shard that does not hold the points it should). A shard with
+ * no points (more shards than points) has only its header and is required
+ * like any other.
  */
 export function mergeShards(files: string[]): ShardRow[] {
   if (files.length === 0) throw new MergeError("no shard files given");
-  const byShard = new Map<number, string>();
-  const rows: ShardRow[] = [];
-  let grid = "", total = 0;
+  const byShard = new Map<number, Shard>();
+  let grid = "", total = 0, size: number | undefined;
   for (const file of files) {
-    const own = parse(Deno.readTextFileSync(file), { columns: true }) as ShardRow[];
-    if (own.length === 0) throw new MergeError(`${file} holds no rows (an unfinished shard?)`);
-    const { grid_id, shard, shards, points } = own[0];
-    if (own.some((r) => r.grid_id !== grid_id || r.shard !== shard || r.shards !== shards || r.points !== points)) {
-      throw new MergeError(`${file} mixes rows of different shards`);
+    const s = readShard(file);
+    if (grid && s.grid !== grid) throw new MergeError(`${file} is from grid ${s.grid}, the others from ${grid}`);
+    if (total && s.shards !== total) {
+      throw new MergeError(`${file} is one of ${s.shards} shards, the others of ${total}`);
     }
-    const [i, n] = [Number(shard), Number(shards)];
-    if (!Number.isInteger(n) || n < 1 || !Number.isInteger(i) || i < 1 || i > n) {
-      throw new MergeError(`${file} names shard "${shard}/${shards}", not i/n with 1 <= i <= n`);
+    if (size !== undefined && s.gridSize !== undefined && s.gridSize !== size) {
+      throw new MergeError(`${file} names a grid of ${s.gridSize} points, the others ${size}`);
     }
-    if (own.length !== Number(points)) {
-      throw new MergeError(`shard ${i}/${n} in ${file} is incomplete: ${own.length} of ${points} grid points`);
-    }
-    if (grid && grid_id !== grid) throw new MergeError(`${file} is from grid ${grid_id}, the others from ${grid}`);
-    if (total && n !== total) throw new MergeError(`${file} is one of ${n} shards, the others of ${total}`);
-    grid = grid_id;
-    total = n;
-    if (byShard.has(i)) throw new MergeError(`shard ${i}/${total} appears twice: ${byShard.get(i)} and ${file}`);
-    byShard.set(i, file);
-    rows.push(...own);
+    grid = s.grid;
+    total = s.shards;
+    size ??= s.gridSize;
+    const twin = byShard.get(s.shard);
+    if (twin) throw new MergeError(`shard ${s.shard}/${total} appears twice: ${twin.file} and ${file}`);
+    byShard.set(s.shard, s);
   }
   const missing = Array.from({ length: total }, (_, k) => k + 1).filter((i) => !byShard.has(i));
   if (missing.length) throw new MergeError(`missing shard(s) ${missing.join(", ")} of ${total}`);
+  const shards = [...byShard.values()].sort((a, b) => a.shard - b.shard);
+  const rows = shards.flatMap((s) => s.rows);
+  size ??= rows.length;
+  for (const s of shards) {
+    const want = shardSize(size, s.shard, total);
+    if (s.rows.length !== want) {
+      throw new MergeError(
+        `shard ${s.shard}/${total} in ${s.file} holds ${s.rows.length} grid points; ` +
+          `shard ${s.shard} of ${total} over a grid of ${size} points holds ${want}`,
+      );
+    }
+  }
   const seen = new Set<string>();
   for (const r of rows) {
     const key = `${r.cell}/${r.hidden}/${r.echo_step}`;

@@ -1,5 +1,5 @@
-import { parseArgs } from "node:util";
-import { type BackendName, BACKENDS } from "./backend.ts";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type BackendChoice, type BackendName, BACKENDS, useBackend } from "./backend.ts";
 import { type CellKind, CELLS, type KernelKind, KERNELS } from "./models.ts";
 import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
@@ -55,38 +55,261 @@ export const NOTEBOOK: RunConfig = {
 export class UsageError extends Error {}
 
 /**
+ * Exit codes of every script (printed by `--help`): 0 done; 1 a failure while
+ * running (the OS error or what failed, one line); 2 bad input, a forced
+ * backend that cannot load, or a run over the memory budget, found before
+ * anything is written.
+ */
+export const EXIT_CODES = "exit codes: 0 done; 1 failed while running (one line on stderr);\n" +
+  "  2 bad input, a forced backend that cannot load, or over --max-memory (one line; nothing written)";
+
+let exitHandlerInstalled = false;
+
+/**
+ * From now on an uncaught error or rejected promise prints `error: <first
+ * line of its message>` and exits with code 1, instead of a stack trace.
+ */
+export function exitCleanlyOnErrors(): void {
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  const fail = (e: Event, err: unknown) => {
+    e.preventDefault();
+    console.error(`error: ${firstLine(err)}`);
+    Deno.exit(1);
+  };
+  globalThis.addEventListener("error", (e) => fail(e, (e as ErrorEvent).error ?? (e as ErrorEvent).message));
+  globalThis.addEventListener("unhandledrejection", (e) => fail(e, (e as PromiseRejectionEvent).reason));
+}
+
+/** The first line of an error's message, without a stack. */
+export function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return (text.split("\n").find((l) => l.trim() !== "") ?? (err as Error)?.name ?? "unknown error").trim();
+}
+
+/**
  * Runs `parse`; on a {@linkcode UsageError} or a `node:util` parseArgs error
  * (unknown flag, missing value) prints `error: <one line>` and exits with
- * code 2 before anything is written.
+ * code 2 before anything is written. Also installs
+ * {@linkcode exitCleanlyOnErrors}, so a later failure prints one line too.
  */
 export function parseOrExit<T>(parse: () => T): T {
+  exitCleanlyOnErrors();
   try {
     return parse();
   } catch (err) {
     const code = String((err as { code?: string }).code ?? "");
     if (!(err instanceof UsageError) && !code.startsWith("ERR_PARSE_ARGS")) throw err;
-    console.error(`error: ${(err as Error).message.split("\n")[0]}`);
+    console.error(`error: ${firstLine(err)}`);
     Deno.exit(2);
   }
 }
 
 /**
- * Returns `path`, or throws a {@linkcode UsageError} unless this run's
- * permissions let it write there and it is not an existing file.
+ * `node:util` parseArgs, strict, that also refuses a flag given twice
+ * (`--seed given twice`) instead of keeping the last value. Errors are
+ * {@linkcode UsageError}s.
  */
-export function assertWritable(flag: string, path: string, task: string): string {
+export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: O,
+  allowPositionals = false,
+) {
+  let parsed;
   try {
-    if (!Deno.statSync(path).isDirectory) throw new UsageError(`${flag} ${path} is a file; it must name a directory`);
+    parsed = parseArgs({ args, options, strict: true, allowPositionals, tokens: true });
   } catch (err) {
-    if (err instanceof UsageError) throw err;
+    throw new UsageError(firstLine(err));
   }
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== "option") continue;
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} given twice`);
+    seen.add(t.name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
+}
+
+const NAME_MAX = 255, PATH_MAX = 4095;
+
+function shortPath(path: string): string {
+  return path.length > 60 ? `${path.slice(0, 28)}...${path.slice(-28)}` : path;
+}
+
+/**
+ * Checks before anything is written that `path` can be created or written as
+ * a directory (`kind` "directory") or a file: no name in it is over 255
+ * bytes, no existing part of it is a file where a folder must be, and the
+ * nearest existing folder accepts a new file (a probe file created and
+ * removed at once, so a read-only or immutable folder is caught now).
+ */
+function assertCreatable(flag: string, path: string, kind: "directory" | "file"): void {
+  const enc = new TextEncoder();
+  if (enc.encode(path).length > PATH_MAX) throw new UsageError(`${flag} ${shortPath(path)} is longer than 4095 bytes`);
+  const long = path.split("/").find((part) => enc.encode(part).length > NAME_MAX);
+  if (long !== undefined) {
+    throw new UsageError(`${flag} ${shortPath(path)}: the name "${shortPath(long)}" is over ${NAME_MAX} bytes`);
+  }
+  let dir = path.replace(/\/+$/, "") || "/";
+  let stat: Deno.FileInfo | null = null;
+  try {
+    stat = Deno.statSync(dir);
+  } catch { /* not there yet */ }
+  if (stat) {
+    if (kind === "directory" && !stat.isDirectory) {
+      throw new UsageError(`${flag} ${path} is a file; it must name a directory`);
+    }
+    if (kind === "file" && stat.isDirectory) {
+      throw new UsageError(`${flag} ${path} is a directory; it must name a file`);
+    }
+  }
+  if (kind === "file" || !stat) dir = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
+  // The nearest existing ancestor must be a directory we can create files in.
+  for (;;) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.statSync(dir);
+    } catch { /* keep walking up */ }
+    if (info) {
+      if (!info.isDirectory) throw new UsageError(`${flag} ${path}: ${dir} is a file, not a directory`);
+      break;
+    }
+    if (dir === "." || dir === "/") return;
+    dir = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
+  }
+  // Outside this run's permissions the caller's check speaks; querying first never prompts.
+  if (Deno.permissions.querySync({ name: "write", path: dir }).state !== "granted") return;
+  let probe = "";
+  try {
+    probe = Deno.makeTempFileSync({ dir, prefix: ".echolab-probe-" });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) return;
+    throw new UsageError(`${flag} ${path} is not writable: ${firstLine(err).replace(/: tmpfile.*$/, "")}`);
+  } finally {
+    if (probe) Deno.removeSync(probe);
+  }
+}
+
+function assertPermitted(flag: string, path: string, task: string): void {
   if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
     throw new UsageError(
       `${flag} ${path} is not writable with this run's permissions (tasks allow results/; ` +
         `run ${task} with deno run --allow-write=${path} instead)`,
     );
   }
+}
+
+/**
+ * Returns `path`, or throws a {@linkcode UsageError} unless this run's
+ * permissions let it write there, it is not an existing file, and the
+ * file system will let it create the directory and files in it.
+ */
+export function assertWritable(flag: string, path: string, task: string): string {
+  assertCreatable(flag, path, "directory");
+  assertPermitted(flag, path, task);
   return path;
+}
+
+/** {@linkcode assertWritable} for a flag that names a file (which may exist). */
+export function assertWritableFile(flag: string, path: string, task: string): string {
+  if (path.trim() === "") throw new UsageError(`${flag} must name a file, got ""`);
+  assertCreatable(flag, path, "file");
+  assertPermitted(flag, path, task);
+  return path;
+}
+
+/**
+ * {@linkcode useBackend}, or, when a forced backend cannot load, one line on
+ * stderr and exit code 2 (README, Backends).
+ */
+export async function useBackendOrExit(name: BackendName): Promise<BackendChoice> {
+  try {
+    return await useBackend(name);
+  } catch (err) {
+    console.error(`error: ${firstLine(err)}`);
+    Deno.exit(2);
+  }
+}
+
+/** Default of `--max-memory`, GiB. */
+export const DEFAULT_MAX_MEMORY_GIB = 4;
+
+/** Gates per cell: rows of its weight matrices per hidden unit. */
+const CELL_GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
+
+/** Trainable numbers of one replica, as `SimpleRNN.parameterCount` counts them. */
+export function parameterCount(cell: CellKind, hidden: number, layers: number, inputSize = 1): number {
+  let n = 0;
+  for (let l = 0; l < layers; l++) n += CELL_GATES[cell] * hidden * ((l === 0 ? inputSize : hidden) + hidden + 2);
+  return n + hidden + 1;
+}
+
+/** What a run holds at once, in bytes, and the flags each part grows with. */
+export interface MemoryEstimate {
+  data: number;
+  parameters: number;
+  activations: number;
+  total: number;
+}
+
+/** How many tensors of a step's size the fused and op-level BPTT keep per gate (forward values, grads, temporaries). */
+const ACTIVATION_FACTOR = 4;
+
+/**
+ * Bytes a run needs before it allocates: its data (seeds x batch x series
+ * bits, x and y, train and test: one byte each), its parameters with their
+ * gradients and optimizer moments (float32), and the activations of one
+ * truncated-BPTT chunk (seeds x batch x T x layers x gates x H float32,
+ * times a small factor for the backward pass).
+ */
+export function estimateMemory(c: {
+  seeds: number;
+  batch: number;
+  series: number;
+  bptt: number;
+  hidden: number;
+  layers: number;
+  cell: CellKind;
+  optimizer: OptimizerName;
+}): MemoryEstimate {
+  const moments = c.optimizer === "adam" ? 2 : 1;
+  const data = c.seeds * c.batch * c.series * 2 * 2;
+  const parameters = c.seeds * parameterCount(c.cell, c.hidden, c.layers) * 4 * (2 + moments);
+  const activations = c.seeds * c.batch * c.bptt * c.layers * CELL_GATES[c.cell] * c.hidden * 4 * ACTIVATION_FACTOR;
+  return { data, parameters, activations, total: data + parameters + activations };
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * Throws a {@linkcode UsageError} naming the flags that make a run need more
+ * than `budgetGiB` (see {@linkcode estimateMemory}).
+ */
+export function assertMemory(
+  c: Parameters<typeof estimateMemory>[0] & { budgetGiB: number },
+  flags: { seeds?: string; hidden?: string } = {},
+): void {
+  const e = estimateMemory(c);
+  if (e.total <= c.budgetGiB * 2 ** 30) return;
+  const seeds = `${flags.seeds ?? "--seeds"} ${c.seeds}`, hidden = `${flags.hidden ?? "--hidden"} ${c.hidden}`;
+  const parts: [number, string][] = [
+    [e.data, `data ${gib(e.data)} from ${seeds} x --batch ${c.batch} x --series ${c.series}`],
+    [
+      e.parameters,
+      `parameters and optimizer state ${gib(e.parameters)} from ${seeds} x ${hidden} x --layers ${c.layers}`,
+    ],
+    [
+      e.activations,
+      `activations ${
+        gib(e.activations)
+      } from ${seeds} x --batch ${c.batch} x --bptt ${c.bptt} x ${hidden} x --layers ${c.layers}`,
+    ],
+  ];
+  const [, worst] = parts.reduce((a, b) => (b[0] > a[0] ? b : a));
+  throw new UsageError(
+    `this run needs about ${gib(e.total)} (${worst}), over the --max-memory budget of ${c.budgetGiB} GiB; ` +
+      `lower those flags or raise --max-memory`,
+  );
 }
 
 const MAX_SEED = 2 ** 32 - 1;
@@ -111,6 +334,7 @@ const OPTIONS = {
   backend: { type: "string" },
   kernel: { type: "string" },
   out: { type: "string" },
+  "max-memory": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -130,7 +354,7 @@ export function int(flag: string, raw: string | undefined, fallback: number, min
   return v;
 }
 
-function real(
+export function real(
   flag: string,
   raw: string | undefined,
   fallback: number,
@@ -173,12 +397,7 @@ function parseSeeds(seedRaw: string | undefined, seedsRaw: string | undefined, k
  * of range. Returns null when `--help` was asked for.
  */
 export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | null {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError(String((err as Error).message).split("\n")[0]);
-  }
+  const { values } = parseFlags(argv, OPTIONS);
   if (values.help) return null;
   const base = { ...NOTEBOOK, ...knobs };
   const series = int("series", values.series, base.series, 1, 10_000_000);
@@ -209,6 +428,11 @@ export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | nul
     out: values.out ?? base.out,
   };
   if (cfg.out.trim() === "") throw new UsageError(`--out must name a directory, got ""`);
+  assertMemory({
+    ...cfg,
+    seeds: cfg.seeds.length,
+    budgetGiB: real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true),
+  });
   return cfg;
 }
 
@@ -238,5 +462,8 @@ usage: deno task ${script} [flags]
   --backend NAME      ${BACKENDS.join("|")} (default ${d.backend})
   --kernel NAME       ${KERNELS.join("|")}: fused sequence ops and optimizer, or op by op (default ${d.kernel})
   --out DIR           where the CSV goes (default ${d.out}; tasks may write only under results/)
-  -h, --help          this text`;
+  --max-memory GIB    refuse a run whose data, parameters and activations need more (default ${DEFAULT_MAX_MEMORY_GIB})
+  -h, --help          this text
+
+${EXIT_CODES}`;
 }

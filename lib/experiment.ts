@@ -188,8 +188,10 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   const testAccuracy = test.correct.map((c) => (c / test.digits) * 100);
   testAccuracy.forEach((a, r) => console.log(`${tag(r)}Test accuracy: ${alive[r] ? pct(a) : "diverged"}`));
 
-  const checks = spec.echoCheck ? echoCheck(model, cfg.seeds, cfg.echoStep) : null;
-  if (checks) printEchoChecks(checks, cfg.seeds, tag);
+  // The notebook's 100-digit sequence, longer for a long echo: at least echoStep digits are checked past it.
+  const checkLength = Math.max(100, 2 * cfg.echoStep);
+  const checks = spec.echoCheck ? echoCheck(model, cfg.seeds, cfg.echoStep, checkLength) : null;
+  if (checks) printEchoChecks(checks, cfg.seeds, tag, alive);
   log.append(...cfg.seeds.map((_, r) => ({
     ...common(r),
     phase: "test",
@@ -212,16 +214,21 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   return { config: cfg, csvPath: log.path, testAccuracy, diverged, successes };
 }
 
-function printEchoChecks(checks: ReturnType<typeof echoCheck>, seeds: number[], tag: (r: number) => string): void {
-  if (seeds.length === 1) {
+function printEchoChecks(
+  checks: ReturnType<typeof echoCheck>,
+  seeds: number[],
+  tag: (r: number) => string,
+  alive: boolean[],
+): void {
+  if (seeds.length === 1 && alive[0]) {
     console.log("Input sequence:");
     console.log(checks[0].input.join(" "));
     console.log("Echoing sequence:");
     console.log(checks[0].output.join(" "));
   }
-  checks.forEach((c, r) =>
-    console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`)
-  );
+  checks.forEach((c, r) => {
+    if (alive[r]) console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`);
+  });
 }
 
 /** "1..64" for consecutive seeds, the list otherwise. */

@@ -1,5 +1,16 @@
 import { assert } from "./_assert.ts";
-import { capacities, gridPoints, MergeError, mergeShards, SHARD_COLUMNS, shardPoints } from "../lib/capacity.ts";
+import {
+  capacities,
+  gridPoints,
+  MergeError,
+  mergeShards,
+  parseShardName,
+  readShard,
+  SHARD_COLUMNS,
+  shardFileName,
+  shardPoints,
+  shardSize,
+} from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 
 const spec = { cells: ["rnn", "lstm", "gru", "irnn"] as const, hiddens: [2, 4, 8, 16, 32, 64], echoMax: 40 };
@@ -72,6 +83,62 @@ Deno.test("merge combines complete shards and refuses missing, duplicated or mix
       () => mergeShards(writeShards(`${dir}/d`, 3, [1, 2, 3], "abcd1234", 2)),
       /shard 2\/3 in .* is incomplete: 2 of 3 grid points/,
     );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("shardSize agrees with shardPoints; shard names carry the grid and its size", () => {
+  const grid = gridPoints({ cells: ["rnn"], hiddens: [4], echoMax: 7 });
+  for (const n of [1, 2, 3, 7, 8, 20]) {
+    for (let i = 1; i <= n; i++) assert.equal(shardSize(grid.length, i, n), shardPoints(grid, i, n).length);
+  }
+  const name = shardFileName(3, 20, "abcd1234", 7, "20261130-010203-abcd");
+  assert.equal(name, "shard-3-of-20-grid-abcd1234-7pts-20261130-010203-abcd.csv");
+  assert.deepEqual(parseShardName(`results/capacity/${name}`), { shard: 3, shards: 20, grid: "abcd1234", gridSize: 7 });
+  assert.deepEqual(parseShardName("shard-1-of-2-20261129-230139-cpam.csv"), {
+    shard: 1,
+    shards: 2,
+    grid: undefined,
+    gridSize: undefined,
+  });
+  assert.equal(parseShardName("capacity.csv"), null);
+});
+
+Deno.test("readShard checks every field and names the file and line", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const [path] = writeShards(dir, 1, [1]);
+    const good = Deno.readTextFileSync(path);
+    const lines = good.split("\n");
+    const bad = (text: string) => {
+      Deno.writeTextFileSync(`${dir}/x.csv`, text);
+      return () => readShard(`${dir}/x.csv`);
+    };
+    assert.equal(readShard(path).rows.length, 10);
+    assert.throws(bad(good.slice(0, -1)), /x\.csv:11: the last row is cut short/);
+    assert.throws(bad(good.slice(0, -2)), /x\.csv:11: the last row is cut short/);
+    const cut = [...lines];
+    cut[4] = cut[4].slice(0, 15);
+    assert.throws(bad(cut.join("\n")), /x\.csv:5: \d+ fields, expected 13/);
+    for (
+      const [col, value, want] of [
+        ["grid_id", "xyz", /grid_id must be 8 hex digits/],
+        ["cell", "transformer", /cell must be one of rnn, lstm, gru, irnn/],
+        ["hidden", "4.5", /hidden must be an integer in 1\.\.4096/],
+        ["successes", "11", /successes must be an integer in 0\.\.seeds/],
+        ["test_acc_median", "101", /test_acc_median must be a number in 0\.\.100/],
+        ["seconds", "", /seconds must be a number >= 0/],
+      ] as const
+    ) {
+      const row = lines[3].split(",");
+      row[SHARD_COLUMNS.indexOf(col)] = value;
+      const text = [...lines.slice(0, 3), row.join(","), ...lines.slice(4)].join("\n");
+      assert.throws(bad(text), new RegExp(`x\\.csv:4: ${want.source}`));
+    }
+    assert.throws(bad("\x89PNG\n"), /x\.csv:1: not a capacity shard CSV/);
+    assert.throws(() => readShard(dir), /is a directory, not a shard CSV/);
+    assert.throws(bad(SHARD_COLUMNS.join(",") + "\n"), /holds no rows, and its name does not say/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
