@@ -436,16 +436,23 @@ export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | nul
   return cfg;
 }
 
-/** The `--help` text of an experiment. */
+/**
+ * The `--help` text of an experiment: every default shown is the one the
+ * script runs with (its knobs over the notebook's), as {@linkcode parseRunArgs}
+ * resolves them.
+ */
 export function usage(script: string, about: string, knobs: Knobs): string {
   const d = { ...NOTEBOOK, ...knobs };
+  // As parseSeeds: the first seed is knobs.seed, else the first of knobs.seeds, else 1.
+  const seed = knobs.seed ?? knobs.seeds?.[0] ?? NOTEBOOK.seeds[0];
+  const seeds = knobs.seeds ? knobs.seeds.join(",") : "1";
   return `${about}
 
 usage: deno task ${script} [flags]
 
   --name NAME         experiment name in the CSV and its file name (default: the script's)
-  --seed N            first seed (default ${d.seeds[0]}); a seed fixes data, init and results
-  --seeds N|a,b,c     train N replicas (seeds N consecutive from --seed) or the listed seeds at once
+  --seed N            first seed (default ${seed}); a seed fixes data, init and results
+  --seeds N|a,b,c     train N replicas (consecutive from --seed) or the listed seeds at once (default ${seeds})
   --epochs N          training epochs, 1..10000 (default ${d.epochs})
   --echo-step N       echo delay, 1..series-1 (default ${d.echoStep})
   --hidden N          hidden units per layer, 1..4096 (default ${d.hidden})

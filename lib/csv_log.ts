@@ -3,6 +3,30 @@ import { stringify } from "csv-stringify/sync";
 /** A cell of a CSV row. */
 export type CsvValue = string | number | boolean | null | undefined;
 
+/** Significant digits a non-integer number keeps in a CSV cell. */
+export const CSV_SIGNIFICANT_DIGITS = 7;
+
+/**
+ * How a CSV cell is written, so a spreadsheet reads it as the number meant:
+ * a non-finite number (NaN, Infinity) is an empty cell, never the text
+ * `NaN`; an integer is written as is; any other number is rounded to
+ * {@linkcode CSV_SIGNIFICANT_DIGITS} significant digits with trailing zeros
+ * and float noise dropped (`49.914500000000004` -> `49.9145`,
+ * `0.6930588483810425` -> `0.6930588`, `1.23456789e-8` -> `1.234568e-8`),
+ * a relative change of at most 5e-7; a boolean is `true`/`false`;
+ * null and undefined are empty; a string is kept as given.
+ */
+export function formatCsvValue(value: CsvValue): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "";
+    if (Number.isInteger(value)) return String(value);
+    return String(Number(value.toPrecision(CSV_SIGNIFICANT_DIGITS)));
+  }
+  return value;
+}
+
 /**
  * An append-only CSV file: a header row, then rows written and flushed one
  * call at a time, so an interrupted run keeps every row it finished. The file
@@ -25,11 +49,12 @@ export class CsvLog {
     return new CsvLog(path, columns);
   }
 
-  /** Appends rows; each value goes under the column of its key, missing keys stay empty. */
+  /**
+   * Appends rows; each value goes under the column of its key, written as
+   * {@linkcode formatCsvValue} says; missing keys stay empty.
+   */
   append(...rows: Record<string, CsvValue>[]): void {
-    const text = stringify(
-      rows.map((row) => this.columns.map((c) => (typeof row[c] === "boolean" ? String(row[c]) : row[c] ?? ""))),
-    );
+    const text = stringify(rows.map((row) => this.columns.map((c) => formatCsvValue(row[c]))));
     const file = Deno.openSync(this.path, { append: true });
     try {
       file.writeSync(new TextEncoder().encode(text));

@@ -106,9 +106,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   const S = cfg.seeds.length;
   const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
-  console.log(
-    `config: ${JSON.stringify({ experiment: name, ...cfg, name: undefined, seeds: compactSeeds(cfg.seeds) })}`,
-  );
+  console.log(`config: ${configLine({ experiment: name, ...cfg, name: "", seeds: compactSeeds(cfg.seeds) })}`);
 
   const trainData = echoDataFor(cfg, "train"), testData = echoDataFor(cfg, "test");
   const model = new SimpleRNN({
@@ -204,11 +202,11 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
 
   const diverged = alive.map((a) => !a);
   const successes = testAccuracy.filter((a, r) => alive[r] && a >= SUCCESS_ACCURACY).length;
+  console.log(`csv: ${log.path}`); // before the success rate, which is the last line (README)
   console.log(
     `success rate: ${successes}/${S} seeds reached >= ${SUCCESS_ACCURACY}% test accuracy` +
       (diverged.some(Boolean) ? `, ${diverged.filter(Boolean).length} diverged` : ""),
   );
-  console.log(`csv: ${log.path}`);
   optimizer.dispose();
   model.dispose();
   return { config: cfg, csvPath: log.path, testAccuracy, diverged, successes };
@@ -229,6 +227,21 @@ function printEchoChecks(
   checks.forEach((c, r) => {
     if (alive[r]) console.log(`${tag(r)}Number of correct echoing digits from the ${c.checked} : ${c.correct}`);
   });
+}
+
+/**
+ * `experiment=echo3 seeds=5 epochs=5 echo_step=3 ...`: every field as
+ * snake_case `key=value` in order, empty ones left out; a value with a space,
+ * quote or `=` in it is JSON-quoted.
+ */
+function configLine(fields: Record<string, string | number | boolean>): string {
+  return Object.entries(fields)
+    .filter(([, v]) => v !== "")
+    .map(([k, v]) => {
+      const key = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), text = String(v);
+      return `${key}=${/[\s"'=]/.test(text) ? JSON.stringify(text) : text}`;
+    })
+    .join(" ");
 }
 
 /** "1..64" for consecutive seeds, the list otherwise. */

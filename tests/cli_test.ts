@@ -66,6 +66,11 @@ Deno.test("--help prints the flags and writes nothing", async () => {
   assert.match(r.stdout, /--echo-step N\s+echo delay, 1\.\.series-1 \(default 10\)/);
   assert.match(r.stdout, /--hidden N\s+hidden units per layer, 1\.\.4096 \(default 60\)/);
   assert.deepEqual(r.files, []);
+  // The defaults shown are the script's own: echo3 runs seed 5, not the notebook's 1.
+  const echo3 = await runScript("echo3", ["--help"]);
+  assert.equal(echo3.code, 0);
+  assert.match(echo3.stdout, /--seed N\s+first seed \(default 5\)/);
+  assert.match(echo3.stdout, /--seeds N\|a,b,c .*\(default 1\)$/m);
 });
 
 Deno.test("a short multi-replica run logs one row per replica per epoch, then a test row each", async () => {
@@ -82,6 +87,14 @@ Deno.test("a short multi-replica run logs one row per replica per epoch, then a 
   assert.match(r.stdout, /^\[seed 4\] Number of correct echoing digits from the 97 : \d+$/m);
   const ok = test.filter((x) => Number(x.test_acc) >= 99).length;
   assert.match(r.stdout, new RegExp(`^success rate: ${ok}/2 seeds`, "m"));
+  // README: the success rate is the last line printed; the CSV's path comes just before it.
+  const lines = r.stdout.trim().split("\n");
+  assert.match(lines[lines.length - 1], /^success rate: /);
+  assert.equal(lines[lines.length - 2], `csv: ${r.files[0]}`);
+  assert.match(
+    r.stdout,
+    /^config: experiment=echo3 seeds=3,4 epochs=2 echo_step=3 hidden=4 layers=1 cell=rnn identity_scale=1 bptt=20 batch=5 series=400 lr=0\.001 optimizer=rmsprop clip=0 fixed_series=false backend=cpu kernel=auto out=\S+$/m,
+  );
 
   const again = await runScript("echo3", args);
   assert.deepEqual(again.rows.map((x) => x.train_loss), r.rows.map((x) => x.train_loss), "a seed must reproduce");
