@@ -19,6 +19,21 @@ import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
+
+/** Columns of bench-*.csv. */
+const BENCH_COLUMNS = [
+  "run_id",
+  "impl",
+  "backend",
+  "threads",
+  "processes",
+  "model",
+  "replicas_per_process",
+  "ms_per_step",
+  "replica_steps_per_s",
+  "ratio_to_torch",
+  "end_to_end_s",
+] as const;
 import { EXIT_CODES, parseFlags, parseOrExit } from "../lib/cli.ts";
 
 const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
@@ -107,8 +122,8 @@ if (Deno.args[0] !== "--child") {
   Deno.exit(0);
 }
 
-/** Replica-steps per second of one child process per core, all running at once. */
-async function processesThroughput(model: string, S: number, procs: number): Promise<number> {
+/** Each child process's ms per step, one child per core, all running at once. */
+async function processesMs(model: string, S: number, procs: number): Promise<number[]> {
   const runs = await Promise.all(
     Array.from({ length: procs }, () =>
       new Deno.Command("deno", {
@@ -124,7 +139,7 @@ async function processesThroughput(model: string, S: number, procs: number): Pro
         ],
       }).output()),
   );
-  return runs.reduce((sum, r) => sum + (S * 1000) / JSON.parse(new TextDecoder().decode(r.stdout)).ms, 0);
+  return runs.map((r) => JSON.parse(new TextDecoder().decode(r.stdout)).ms);
 }
 
 const torch = await torchBaseline();
@@ -134,37 +149,34 @@ const torchMs = typeof torch === "string"
 if (typeof torch === "string") console.log(torch);
 
 const runId = newRunId();
-const log = CsvLog.create(`results/bench-${runId}.csv`, [
-  "run_id",
-  "impl",
-  "backend",
-  "model",
-  "replicas",
-  "ms_per_step",
-  "steps_per_s",
-  "replica_steps_per_s",
-  "ratio_to_torch",
-]);
+/**
+ * One kind of value per column, units in the names: a training-speed row fills
+ * ms_per_step (per process), replica_steps_per_s (all processes together) and
+ * ratio_to_torch; an end-to-end row fills end_to_end_s only.
+ */
+const log = CsvLog.create(`results/bench-${runId}.csv`, BENCH_COLUMNS);
 const rows: Record<string, string | number>[] = [];
-const add = (impl: string, backend: string, model: string, S: number, ms: number) => {
+const add = (impl: string, backend: string, model: string, S: number, ms: number[], threads = 1) => {
   const base = torchMs ? 1000 / torchMs[model as keyof typeof torchMs] : NaN;
+  const rate = ms.reduce((sum, m) => sum + (1000 / m) * S, 0);
   const row = {
     run_id: runId,
     impl,
     backend,
+    threads,
+    processes: ms.length,
     model,
-    replicas: S,
-    ms_per_step: ms.toFixed(3),
-    steps_per_s: (1000 / ms).toFixed(1),
-    replica_steps_per_s: ((1000 / ms) * S).toFixed(1),
-    ratio_to_torch: Number.isNaN(base) ? "" : (((1000 / ms) * S) / base).toFixed(2),
+    replicas_per_process: S,
+    ms_per_step: +(ms.reduce((a, b) => a + b, 0) / ms.length).toFixed(3),
+    replica_steps_per_s: +rate.toFixed(1),
+    ratio_to_torch: Number.isNaN(base) ? "" : +(rate / base).toFixed(2),
   };
   rows.push(row);
   log.append(row);
 };
 if (torchMs) {
   for (const m of MODELS) {
-    add(`pytorch ${(torch as Torch).torch}`, "1 thread", m.name, 1, torchMs[m.name as keyof typeof torchMs]);
+    add(`pytorch ${(torch as Torch).torch}`, "cpu (torch)", m.name, 1, [torchMs[m.name as keyof typeof torchMs]]);
   }
 }
 
@@ -173,16 +185,14 @@ for (const backend of ["cpu", "wasm"] as const) {
   for (const m of MODELS) {
     for (const kernel of ["op", "fused"] as const) {
       for (const S of REPLICAS) {
-        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, msPerStep(m.echo, m.hidden, S, kernel));
+        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, [msPerStep(m.echo, m.hidden, S, kernel)]);
       }
     }
   }
 }
 const procs = navigator.hardwareConcurrency;
-for (const m of MODELS) {
-  const rate = await processesThroughput(m.name, 64, procs);
-  add(`fused, ${procs} processes`, "auto", m.name, 64 * procs, (64 * procs * 1000) / rate);
-}
+const auto = (await useBackend("auto")).name;
+for (const m of MODELS) add("fused", auto, m.name, 64, await processesMs(m.name, 64, procs));
 console.table(rows.map(({ run_id: _, ...r }) => r));
 
 const e2e = await echo3EndToEnd();
@@ -191,20 +201,17 @@ console.log(
   `echo3 end to end (5 epochs, test, check; backend auto): ${e2e.toFixed(1)} s` +
     (torchE2e ? `; PyTorch notebook ${torchE2e.toFixed(1)} s; ratio ${(e2e / torchE2e).toFixed(2)}` : ""),
 );
-log.append({
-  run_id: runId,
-  impl: "echolab (auto)",
-  backend: "auto",
-  model: "echo3 end-to-end s",
-  ms_per_step: e2e.toFixed(2),
-});
-if (torchE2e) {
+const endToEnd = (impl: string, backend: string, seconds: number) =>
   log.append({
     run_id: runId,
-    impl: "pytorch",
-    backend: "1 thread",
-    model: "echo3 end-to-end s",
-    ms_per_step: torchE2e.toFixed(2),
+    impl,
+    backend,
+    threads: 1,
+    processes: 1,
+    model: "echo3",
+    replicas_per_process: 1,
+    end_to_end_s: +seconds.toFixed(2),
   });
-}
+endToEnd("echolab", auto, e2e);
+if (torchE2e) endToEnd(`pytorch ${(torch as Torch).torch}`, "cpu (torch)", torchE2e);
 console.log(`csv: ${log.path}`);

@@ -48,7 +48,13 @@ export async function writeChart(base: string, spec: TopLevelSpec): Promise<[str
 
 type Datum = Record<string, string | number | null>;
 
-/** Train accuracy per epoch, one line per seed, a panel per config; test accuracy as points. */
+/** Outcomes of a seed in {@linkcode learningCurvesSpec}'s rows. */
+export const LEARNT = "learnt (test >= 99%)", NOT_LEARNT = "did not";
+
+/**
+ * Train accuracy per epoch, one line per seed coloured by its `outcome`
+ * ({@linkcode LEARNT} or {@linkcode NOT_LEARNT}), a panel per config; test accuracy as points.
+ */
 export function learningCurvesSpec(rows: Datum[], title: string, order?: string[]): TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -68,7 +74,13 @@ export function learningCurvesSpec(rows: Datum[], title: string, order?: string[
             x: { field: "epoch", type: "quantitative", title: "epoch" },
             y: { field: "train_acc", type: "quantitative", title: "accuracy %", scale: { domain: [40, 100] } },
             detail: { field: "seed", type: "nominal" },
-            color: { value: "#4c78a8" },
+            // Each row's "outcome" (LEARNT or not): the seeds that learnt keep a colour of their own.
+            color: {
+              field: "outcome",
+              type: "nominal",
+              title: "seed",
+              scale: { domain: [NOT_LEARNT, LEARNT], range: ["#9e9e9e", "#2ca02c"] },
+            },
           },
         },
         {
@@ -102,6 +114,7 @@ export function successBarsSpec(summary: Datum[], title: string): TopLevelSpec {
             type: "quantitative",
             title: "success rate (test >= 99%)",
             scale: { domain: [0, 1] },
+            axis: { format: "%" },
           },
         },
       },

@@ -1,10 +1,9 @@
 /**
  * SIMD matmuls for the fused kernels: a WebAssembly module compiled from
  * `wasm/src/kernels.ts` (AssemblyScript, f32x4), embedded in
- * `lib/kernels_wasm.ts`. Measured here (`deno task bench:kernels`) a
- * [5, 60] x [60, 60] product runs at about 8.6 GMAC/s, 6.6x the same loops in
- * plain JavaScript. One call serves every replica, so the JS-to-wasm call
- * costs little even at H 4.
+ * `lib/kernels_wasm.ts`. `deno task bench:kernels` times them against the
+ * same loops in plain JavaScript. One call serves every replica, so the
+ * JS-to-wasm call costs little even at H 4.
  *
  * Operands live in the module's memory. {@linkcode Arena} hands out f32
  * regions of it; widths that are vectorised (N below) must be multiples of 4,

@@ -55,6 +55,8 @@ export interface Summary {
   echo_step: number;
   epochs: number;
   parameters: number;
+  /** Kernel the run logged (`fused` or `op`). */
+  kernel: string;
   seeds: number;
   successes: number;
   success_rate: number;
@@ -101,6 +103,7 @@ export function summarise(rows: Row[]): Summary[] {
       echo_step: Number(first.echo_step),
       epochs: Number(first.epochs),
       parameters: Number(first.parameters),
+      kernel: first.kernel ?? "",
       seeds: n,
       successes,
       success_rate: n ? successes / n : NaN,
@@ -122,13 +125,13 @@ const fmt = (x: number, digits = 1) => (Number.isNaN(x) ? "-" : x.toFixed(digits
 /** The summary as a Markdown table. */
 export function summaryMarkdown(rows: Summary[]): string {
   const head =
-    "| config | params | success | 95% CI | test acc median [q1, q3] | epochs to 99% (seeds) | diverged | wall |\n" +
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    "| config | params | kernel | T | success | 95% CI | test acc median [q1, q3] | epochs to 99% (seeds) | diverged | wall |\n" +
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   return head +
     rows.map((s) =>
-      `| ${s.config} | ${fmt(s.parameters, 0)} | ${s.successes}/${s.seeds} | ${fmt(100 * s.wilson_low, 0)}-${
-        fmt(100 * s.wilson_high, 0)
-      }% | ${fmt(s.test_acc_median)} [${fmt(s.test_acc_q1)}, ${fmt(s.test_acc_q3)}] | ${
+      `| ${s.config} | ${fmt(s.parameters, 0)} | ${s.kernel} | ${s.bptt} | ${s.successes}/${s.seeds} | ${
+        fmt(100 * s.wilson_low, 0)
+      }-${fmt(100 * s.wilson_high, 0)}% | ${fmt(s.test_acc_median)} [${fmt(s.test_acc_q1)}, ${fmt(s.test_acc_q3)}] | ${
         fmt(s.epochs_to_99_median, 1)
       } (${s.reached_99}) | ${s.diverged} | ${fmt(s.wall_seconds / 60, 1)} min |`
     ).join("\n") + "\n";
