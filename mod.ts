@@ -11,7 +11,7 @@
  * const { correct, digits } = trainEpoch(model, opt, data, null);
  * ```
  */
-export { tf } from "./lib/tf.ts";
+export { quietTfjsWarnings, tf } from "./lib/tf.ts";
 export { Rng } from "./lib/rng.ts";
 export { type Chunk, EchoData, type EchoDataOptions } from "./lib/echo_data.ts";
 export { type CellKind, CELLS, type ModelOptions, SimpleRNN, type State } from "./lib/models.ts";

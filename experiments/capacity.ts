@@ -12,7 +12,7 @@
  * a row per grid point as each finishes (only the header for a shard with no
  * points).
  */
-import { tf } from "../lib/tf.ts";
+import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { BACKENDS, describeBackend } from "../lib/backend.ts";
 import {
   assertMemory,
@@ -97,6 +97,7 @@ ${EXIT_CODES}`);
 }
 
 const cfg = parseOrExit(config);
+quietTfjsWarnings();
 console.log(describeBackend(await useBackendOrExit(cfg.backend)));
 console.log(`config: ${JSON.stringify(cfg)}`);
 

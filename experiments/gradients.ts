@@ -8,7 +8,7 @@
  *
  * Writes results/gradients/gradients-<run id>.csv.
  */
-import { tf } from "../lib/tf.ts";
+import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { describeBackend } from "../lib/backend.ts";
 import { parseOrExit, UsageError, useBackendOrExit } from "../lib/cli.ts";
 import { configFromArgs, echoDataFor } from "../lib/experiment.ts";
@@ -38,6 +38,7 @@ parseOrExit(() => {
     );
   }
 });
+quietTfjsWarnings();
 console.log(describeBackend(await useBackendOrExit(cfg.backend)));
 console.log(`config: ${JSON.stringify(cfg)}`);
 

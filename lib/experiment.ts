@@ -1,4 +1,4 @@
-import { tf } from "./tf.ts";
+import { quietTfjsWarnings, tf } from "./tf.ts";
 import { describeBackend, useBackend } from "./backend.ts";
 import { assertWritable, type Knobs, parseOrExit, parseRunArgs, type RunConfig, usage } from "./cli.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
@@ -95,6 +95,7 @@ const pct = (x: number) => `${x.toFixed(1)}%`;
  * notebook's lines and logging every epoch of every replica to CSV.
  */
 export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.args): Promise<ExperimentResult> {
+  quietTfjsWarnings();
   const cfg = configFromArgs(spec, argv);
   let backend;
   try {

@@ -1,28 +1,51 @@
 /**
- * The one place the suite imports TensorFlow.js from. `@tensorflow/tfjs`
- * (rather than tfjs-core alone) registers the gradient functions.
- *
- * tfjs and its backends print advice and re-registration warnings on
- * console.warn ("Hi, looks like you are running TensorFlow.js in Node.js",
- * "The kernel ... is already registered", "Platform node has already been
- * set"). They are noise for a command-line suite, so this module drops
- * exactly those messages and passes every other warning through.
+ * The one place the suite imports TensorFlow.js from: `@tensorflow/tfjs-core`,
+ * its gradient functions and chained tensor methods (`x.add(y)`, registered by
+ * the generated `lib/tfjs_registrations.js`), and the `cpu` and `wasm`
+ * backends. The umbrella package `@tensorflow/tfjs` would add layers, the
+ * converter, webgl, data and core-js, none of which the suite uses (about
+ * 300 MB of `node_modules`). `lib/backend.ts` loads `@tensorflow/tfjs-node`
+ * and `-node-gpu` when they are installed.
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs-core";
+import "./tfjs_registrations.js";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
 
+export { tf };
+
+/**
+ * Messages tfjs and its backends print on console.warn that are noise for a
+ * command-line suite: the advice "Hi, looks like you are running
+ * TensorFlow.js in Node.js" (framed by lines of "="), and re-registration
+ * warnings when a native backend brings its own copy of tfjs ("The kernel ...
+ * is already registered", "cpu backend was already registered", "Platform
+ * node has already been set").
+ */
 const NOISE = [
   /looks like you are running TensorFlow\.js in Node\.js/,
   /^={5,}$/,
   /is already registered/,
+  /backend was already registered/,
   /Platform node has already been set/,
   /has already been set\. Overwriting the platform/,
 ];
 
-const warn = console.warn.bind(console);
-console.warn = (...args: unknown[]) => {
-  const text = args.map(String).join(" ").trim();
-  if (text === "" || NOISE.some((re) => re.test(text))) return;
-  warn(...args);
-};
+let quiet = false;
 
-export { tf };
+/**
+ * Drops exactly the messages above from console.warn and passes
+ * every other warning through. For command-line entry points (every
+ * experiment calls it first); importing the suite leaves console.warn alone.
+ * Calling it again changes nothing.
+ */
+export function quietTfjsWarnings(): void {
+  if (quiet) return;
+  quiet = true;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(" ").trim();
+    if (text === "" || NOISE.some((re) => re.test(text))) return;
+    warn(...args);
+  };
+}
