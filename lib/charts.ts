@@ -1,7 +1,7 @@
 /**
  * Charts as Vega-Lite specs, compiled by vega-lite and rendered headless by
  * Vega's `View.toSVG()` (no browser), rasterised to PNG by resvg (WebAssembly)
- * with the DejaVu Sans font shipped by an npm package.
+ * with the DejaVu Sans web font (169 KB TTF) shipped by the npm package dejavu-sans.
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
@@ -27,7 +27,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
   wasmReady ??= initWasm(Deno.readFileSync(new URL("@resvg/resvg-wasm/index_bg.wasm", NODE_MODULES)));
   await wasmReady;
-  font ??= Deno.readFileSync(new URL("dejavu-fonts-ttf/ttf/DejaVuSans.ttf", NODE_MODULES));
+  font ??= Deno.readFileSync(new URL("dejavu-sans/fonts/dejavu-sans-webfont.ttf", NODE_MODULES));
   const r = new Resvg(svg, {
     fitTo: { mode: "zoom", value: scale },
     background: "white",
@@ -80,6 +80,7 @@ export function learningCurvesSpec(rows: Datum[], title: string, order?: string[
               type: "nominal",
               title: "seed",
               scale: { domain: [NOT_LEARNT, LEARNT], range: ["#9e9e9e", "#2ca02c"] },
+              legend: { labelLimit: 240 },
             },
           },
         },
