@@ -7,9 +7,10 @@
  *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--only lstm-h60,gru-h60]
  *
  * Writes results/memory/<config>/<config>-<run id>.csv (every epoch of every
- * seed) and <config>-<sweep run id>.log, prints this sweep's summary, then
- * rewrites results/memory/summary.csv and summary.md from the latest finished
- * run of every config. Exits 1, naming them, if any config fails.
+ * seed) and <config>-<sweep run id>.log, then this sweep's summary to
+ * sweep-<run id>-summary.{csv,md} (never the published summary.csv, which
+ * `deno task report` writes from results/manifest.json). Exits 1, naming
+ * them, if any config fails.
  */
 import { parse } from "csv-parse/sync";
 import {
@@ -26,7 +27,7 @@ import {
 import { BACKENDS } from "../lib/backend.ts";
 import { runSweep } from "../lib/sweep.ts";
 import { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "../lib/summary.ts";
-import { newRunId } from "../lib/csv_log.ts";
+import { formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { stringify } from "csv-stringify/sync";
 import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_configs.ts";
 
@@ -35,8 +36,9 @@ const USAGE = `usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N]
 configs: ${ORDER.join(", ")}
 
 Each config's child writes <out>/<config>/<config>-<run id>.csv and its output to <config>-<sweep run id>.log
-(a new file each sweep). Prints the summary of this sweep's runs, then rewrites <out>/summary.csv and summary.md
-from the latest finished run of every config. --summary-only skips the sweep and prints that summary.
+(a new file each sweep). Writes and prints the summary of this sweep's runs (<out>/sweep-<run id>-summary.csv and .md);
+the published results/memory/summary.csv is deno task report's, from results/manifest.json. --summary-only skips
+the sweep and prints the summary of the latest finished run of every config under --out, writing nothing.
 If any config fails, the sweep names each failed config and its log on stderr (one line) and exits 1.
 ${EXIT_CODES}`;
 
@@ -107,13 +109,23 @@ if (!cfg.summaryOnly) {
   console.log(`sweep ${runId} wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
   const done = results.filter((r) => r.code === 0 && r.csv);
   if (done.length) {
+    // This sweep's summary goes to files of its own: results/memory/summary.{csv,md} are published
+    // (deno task report writes them from results/manifest.json), and a user's sweep never changes them.
     const rows = done.flatMap((r) => parse(Deno.readTextFileSync(r.csv!), { columns: true }) as Row[]);
-    console.log(`this sweep (${runId}), ${done.length} of ${results.length} config(s):`);
-    console.log(summaryMarkdown(order(summarise(rows))));
+    const summary = order(summarise(rows));
+    const base = `${cfg.out}/sweep-${runId}-summary`;
+    const columns = Object.keys(summary[0]);
+    Deno.writeTextFileSync(
+      `${base}.csv`,
+      stringify([columns, ...summary.map((s) => columns.map((c) => formatCsvValue(s[c as keyof Summary])))]),
+      { createNew: true },
+    );
+    Deno.writeTextFileSync(`${base}.md`, summaryMarkdown(summary), { createNew: true });
+    console.log(`this sweep (${runId}), ${done.length} of ${results.length} config(s): ${base}.csv, ${base}.md`);
+    console.log(summaryMarkdown(summary));
   }
   const failed = results.filter((r) => !done.includes(r));
   if (failed.length) {
-    if (done.length) writeSummary();
     console.error(
       `error: ${failed.length} of ${results.length} config(s) failed: ` +
         failed.map((r) => `${r.id} (exit ${r.code}${r.error ? `: ${r.error.replace(/^error: /, "")}` : ""}; ${r.log})`)
@@ -121,30 +133,7 @@ if (!cfg.summaryOnly) {
     );
     Deno.exit(1);
   }
-}
-writeSummary();
-
-/**
- * Rewrites <out>/summary.csv and summary.md from the latest finished run of
- * every config (what `deno task report` reads); with --summary-only, prints it.
- */
-function writeSummary(): void {
-  const summary = order(summarise(latestRuns(readRuns(cfg.out))));
-  if (!summary.length) return;
-  const md = summaryMarkdown(summary);
-  const columns = Object.keys(summary[0]);
-  replaceFile(
-    `${cfg.out}/summary.csv`,
-    stringify([columns, ...summary.map((s) => columns.map((c) => s[c as keyof Summary]))]),
-  );
-  replaceFile(`${cfg.out}/summary.md`, md);
-  if (cfg.summaryOnly) console.log(md);
-  else console.log(`summary of the latest finished run of every config: ${cfg.out}/summary.csv, summary.md`);
-}
-
-/** Writes `text` beside `path`, then renames it over `path`: a reader never sees half a file. */
-function replaceFile(path: string, text: string): void {
-  const tmp = `${path}.${newRunId()}.tmp`;
-  Deno.writeTextFileSync(tmp, text, { createNew: true });
-  Deno.renameSync(tmp, path);
+} else {
+  // The latest finished run of every config under --out, printed; nothing is written.
+  console.log(summaryMarkdown(order(summarise(latestRuns(readRuns(cfg.out))))));
 }

@@ -329,6 +329,18 @@ Deno.test("exp:memory: failed children exit 1 naming them; logs are never overwr
   });
 });
 
+Deno.test("exp:memory: a sweep writes its own summary file and never the published summary.csv", async () => {
+  await withTemp(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/summary.csv`, "published\n");
+    const args = ["--only", "rnn-h4", "--seeds", "1", "--epochs", "1", "--jobs", "1", "--out", dir];
+    const r = await run("experiments/memory.ts", args, dir, ["--allow-run=deno"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(Deno.readTextFileSync(`${dir}/summary.csv`), "published\n");
+    const mine = listing(dir).filter((f) => /^sweep-\d{8}-\d{6}-[a-z0-9]{4}-summary\.(csv|md)$/.test(f));
+    assert.equal(mine.length, 2, listing(dir).join(", "));
+  });
+});
+
 Deno.test("--out that the OS refuses: one line naming the flag, exit 2, no preview printed", async () => {
   await withTemp(async (dir) => {
     const long = `${dir}/${"a".repeat(300)}`;
