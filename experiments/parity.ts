@@ -1,0 +1,268 @@
+/**
+ * How faithful is the reproduction? The notebook's own PyTorch code
+ * (bench/torch_parity.py, Debian's /usr/bin/python3 with python3-torch) and
+ * echolab train the same configurations over many seeds, with upstream's
+ * data (a new series at chunk 0 of every epoch, "regen") and with
+ * `--fixed-series` ("fixed"); the summary compares their success rates
+ * (Wilson 95% intervals, Fisher's exact test) and where their final test
+ * accuracies plateau.
+ *
+ *   deno task exp:parity [--only echo3-rnn-h4] [--jobs 2] [--shard i/n] [--max-seeds N] [--summary-only]
+ *
+ * Seeds 1..N of each side (their RNGs differ, so a seed means different bits
+ * and weights on each side). `--shard i/n` runs every n-th seed from the i-th
+ * on both sides, e.g. one shard per machine; seeds already in a per-seed CSV
+ * under --out are skipped, so a rerun resumes. Writes
+ * results/parity/torch/<config>-<mode>-shard<i>of<n>-job<j>.csv (a row per
+ * seed as it finishes), results/parity/echolab/<config>-<mode>-<run id>.csv
+ * (per seed, from the experiment's own CSV kept under echolab/raw/), then
+ * results/parity/summary.csv and summary.md.
+ */
+import { parseArgs } from "node:util";
+import { assertWritable, int, parseOrExit, UsageError } from "../lib/cli.ts";
+import { CsvLog, newRunId } from "../lib/csv_log.ts";
+import {
+  echolabSeedRows,
+  MODES,
+  type ParityConfig,
+  parityMarkdown,
+  PER_SEED_COLUMNS,
+  readSeedRows,
+  shardSeeds,
+  splitRoundRobin,
+  summariseParity,
+  summaryCsvRows,
+} from "../lib/parity.ts";
+
+// Knobs: the notebook's configurations (cells 11-21, and the LSTM remedy at H 4), seeds per side and data mode.
+const CONFIGS: ParityConfig[] = [
+  { id: "echo3-rnn-h4", script: "experiments/echo3.ts", echoStep: 3, hidden: 4, cell: "rnn", epochs: 5, seeds: 100 },
+  {
+    id: "echo10-rnn-h4",
+    script: "experiments/echo10-h4.ts",
+    echoStep: 10,
+    hidden: 4,
+    cell: "rnn",
+    epochs: 20,
+    seeds: 20,
+  },
+  {
+    id: "echo10-rnn-h60",
+    script: "experiments/echo10-h60.ts",
+    echoStep: 10,
+    hidden: 60,
+    cell: "rnn",
+    epochs: 20,
+    seeds: 20,
+  },
+  {
+    id: "echo10-lstm-h4",
+    script: "experiments/echo10-h4.ts",
+    echoStep: 10,
+    hidden: 4,
+    cell: "lstm",
+    epochs: 20,
+    seeds: 20,
+  },
+];
+const PYTHON = "/usr/bin/python3";
+const ROOT = new URL("../", import.meta.url).pathname;
+const IDS = CONFIGS.map((c) => c.id);
+
+function config() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      only: { type: "string" },
+      jobs: { type: "string" },
+      shard: { type: "string" },
+      "max-seeds": { type: "string" },
+      out: { type: "string" },
+      "summary-only": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(
+      `usage: deno task exp:parity [--only ids] [--jobs 2] [--shard i/n] [--max-seeds N] [--out results/parity]
+  [--summary-only]\nconfigs: ${IDS.join(", ")}`,
+    );
+    Deno.exit(0);
+  }
+  const only = values.only ? values.only.split(",") : IDS;
+  for (const id of only) {
+    if (!IDS.includes(id)) throw new UsageError(`--only must list configs from ${IDS.join(", ")}, got "${id}"`);
+  }
+  const shard = values.shard ?? "1/1";
+  const m = /^(\d+)\/(\d+)$/.exec(shard);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
+    throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${shard}"`);
+  }
+  return {
+    only,
+    jobs: int("jobs", values.jobs, 2, 1, 256),
+    shard: Number(m[1]),
+    shards: Number(m[2]),
+    maxSeeds: int("max-seeds", values["max-seeds"], 4096, 1, 4096),
+    out: assertWritable("--out", values.out ?? "results/parity", "exp:parity"),
+    summaryOnly: values["summary-only"] ?? false,
+  };
+}
+
+const cfg = parseOrExit(config);
+console.log(`config: ${JSON.stringify(cfg)}`);
+
+/** Whether /usr/bin/python3 imports torch; the reason when it does not. */
+async function torchAvailable(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command(PYTHON, { args: ["-c", "import torch"], stdout: "null", stderr: "piped" })
+      .output();
+    if (out.success) return null;
+    return new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? `exit ${out.code}`;
+  } catch (err) {
+    return (err as Error).message.split("\n")[0];
+  }
+}
+
+/** One subprocess of the run: an echolab experiment or a torch shard. */
+interface Unit {
+  label: string;
+  run: () => Promise<string>;
+}
+
+async function echolabUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds: number[]): Promise<string> {
+  const name = `${c.id}-${mode}`;
+  const dir = `${cfg.out}/echolab/raw/${name}`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const args = [
+    "run",
+    "--allow-read",
+    `--allow-write=${dir}`,
+    `${ROOT}${c.script}`,
+    "--seeds",
+    seeds.join(","),
+    "--echo-step",
+    String(c.echoStep),
+    "--hidden",
+    String(c.hidden),
+    "--cell",
+    c.cell,
+    "--epochs",
+    String(c.epochs),
+    "--name",
+    name,
+    "--out",
+    dir,
+    ...(mode === "fixed" ? ["--fixed-series"] : []),
+  ];
+  const out = await new Deno.Command("deno", { args, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } })
+    .output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const runId = newRunId();
+  Deno.writeTextFileSync(`${dir}/${name}-${runId}.log`, text);
+  const csv = /^csv: (.+)$/m.exec(text)?.[1];
+  if (out.code !== 0 || !csv) return `exit ${out.code}, see ${dir}/${name}-${runId}.log`;
+  const rows = echolabSeedRows(Deno.readTextFileSync(csv), c.id, mode);
+  CsvLog.create(`${cfg.out}/echolab/${name}-${runId}.csv`, PER_SEED_COLUMNS).append(...rows);
+  return text.trim().split("\n").filter((l) => l.startsWith("success rate")).pop() ?? `${rows.length} seeds`;
+}
+
+async function torchUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds: number[], job: number) {
+  const args = [
+    `${ROOT}bench/torch_parity.py`,
+    "--config",
+    c.id,
+    "--echo",
+    String(c.echoStep),
+    "--hidden",
+    String(c.hidden),
+    "--cell",
+    c.cell,
+    "--epochs",
+    String(c.epochs),
+    "--mode",
+    mode,
+    "--seeds",
+    seeds.join(","),
+    "--out",
+    `${cfg.out}/torch/${c.id}-${mode}-shard${cfg.shard}of${cfg.shards}-job${job}.csv`,
+  ];
+  Deno.mkdirSync(`${cfg.out}/torch`, { recursive: true });
+  const child = new Deno.Command(PYTHON, { args, stdout: "piped", stderr: "piped" }).spawn();
+  const lines: string[] = [];
+  const errText = new Response(child.stderr).text();
+  let pending = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    const parts = (pending + chunk).split("\n");
+    pending = parts.pop()!;
+    for (const l of parts.filter((l) => l.trim())) {
+      console.log(`  ${l}`);
+      lines.push(l);
+    }
+  }
+  if (pending.trim()) lines.push(pending);
+  const status = await child.status;
+  const err = (await errText).trim();
+  if (!status.success) return `exit ${status.code}: ${err.split("\n").pop()}`;
+  return `${lines.length} seeds`;
+}
+
+if (!cfg.summaryOnly) {
+  const t0 = performance.now();
+  const noTorch = await torchAvailable();
+  if (noTorch) console.log(`torch side skipped: ${PYTHON} cannot import torch (${noTorch})`);
+  const done = readSeedRows(cfg.out);
+  const has = (side: string, id: string, mode: string, seed: number) =>
+    done.some((r) => r.side === side && r.config === id && r.mode === mode && r.seed === seed);
+  const units: Unit[] = [];
+  for (const c of CONFIGS.filter((c) => cfg.only.includes(c.id))) {
+    const seeds = shardSeeds(Math.min(c.seeds, cfg.maxSeeds), cfg.shard, cfg.shards);
+    for (const mode of MODES) {
+      const eTodo = seeds.filter((s) => !has("echolab", c.id, mode, s));
+      const tTodo = seeds.filter((s) => !has("torch", c.id, mode, s));
+      const tag = `${c.id} ${mode}`;
+      console.log(
+        `${tag}: echolab ${eTodo.length}/${seeds.length} seeds to run, torch ` +
+          (noTorch ? "skipped" : `${tTodo.length}/${seeds.length}`) + ` (shard ${cfg.shard}/${cfg.shards})`,
+      );
+      if (eTodo.length) units.push({ label: `echolab ${tag}`, run: () => echolabUnit(c, mode, eTodo) });
+      if (!noTorch && tTodo.length) {
+        splitRoundRobin(tTodo, cfg.jobs).forEach((part, j) =>
+          units.push({ label: `torch ${tag} job ${j + 1}`, run: () => torchUnit(c, mode, part, j + 1) })
+        );
+      }
+    }
+  }
+  let finished = 0;
+  const total = units.length;
+  const worker = async () => {
+    for (let u = units.shift(); u; u = units.shift()) {
+      const u0 = performance.now();
+      console.log(`start ${u.label}`);
+      const result = await u.run();
+      console.log(
+        `[${++finished}/${total}] ${u.label}: ${result}, ${((performance.now() - u0) / 60000).toFixed(1)} min`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: cfg.jobs }, worker));
+  console.log(`parity wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+}
+
+const summary = summariseParity(readSeedRows(cfg.out), IDS);
+if (!summary.length) {
+  console.log(`no per-seed CSVs under ${cfg.out}; nothing to summarise`);
+} else {
+  const path = `${cfg.out}/summary.csv`;
+  try {
+    Deno.removeSync(path);
+  } catch { /* first summary */ }
+  const rows = summaryCsvRows(summary);
+  CsvLog.create(path, Object.keys(rows[0])).append(...rows);
+  const md = parityMarkdown(summary);
+  Deno.writeTextFileSync(`${cfg.out}/summary.md`, `# Parity: the notebook's PyTorch code against echolab\n\n${md}`);
+  console.log(md);
+  console.log(`summary: ${path}, ${cfg.out}/summary.md`);
+}
