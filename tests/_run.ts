@@ -11,6 +11,26 @@ export interface ScriptRun {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
+/** What a subprocess printed and its exit code. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno run --allow-read --allow-write=<write> [extra] <script> args` from the repository root. */
+export async function runDeno(script: string, args: string[], write: string, extra: string[] = []): Promise<Run> {
+  const r = await new Deno.Command("deno", {
+    args: ["run", "--allow-read", `--allow-write=${write}`, ...extra, script, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
 /** Runs experiments/<script>.ts with `args` and `--out` a fresh temp dir it may write to. */
 export async function runScript(script: string, args: string[]): Promise<ScriptRun> {
   const out = await Deno.makeTempDir({ prefix: "echolab-test-" });

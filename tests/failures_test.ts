@@ -6,33 +6,14 @@
  * with tiny sizes.
  */
 import { assert } from "./_assert.ts";
-import { runScript } from "./_run.ts";
+import { type Run, runDeno, runScript } from "./_run.ts";
 import { SHARD_COLUMNS, shardFileName } from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 import { estimateMemory, parameterCount } from "../lib/cli.ts";
 import { CELLS, SimpleRNN } from "../lib/models.ts";
 import { tf } from "../lib/tf.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `deno run --allow-read --allow-write=<write> [extra] <script> args` from the repository root. */
-async function run(script: string, args: string[], write: string, extra: string[] = []): Promise<Run> {
-  const r = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", `--allow-write=${write}`, ...extra, script, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const run = runDeno;
 
 /** Exit code `code`, exactly one line on stderr matching `re`, no stack trace. */
 function oneLine(r: Run, code: number, re: RegExp, what: string): void {

@@ -1,4 +1,5 @@
 import { assert, assertClose } from "./_assert.ts";
+import { runDeno } from "./_run.ts";
 import { fisherExact } from "../lib/stats.ts";
 import {
   echolabSeedRows,
@@ -10,7 +11,6 @@ import {
   summariseParity,
 } from "../lib/parity.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const HEADER = "side,config,mode,seed,train_loss,train_acc,test_acc,seconds\n";
 
 /** Two tiny per-seed CSVs (one per side), an experiment log to ignore, and a duplicated seed. */
@@ -101,17 +101,7 @@ Deno.test("parity helpers: plateau edges, shards, round-robin jobs, echolab rows
   ]);
 });
 
-async function parity(args: string[], out: string) {
-  const r = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", `--allow-write=${out}`, "experiments/parity.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const parity = (args: string[], out: string) => runDeno("experiments/parity.ts", args, out);
 
 Deno.test("exp:parity --summary-only rebuilds the summary; bad flags exit 2 naming the flag, writing nothing", async () => {
   const dir = syntheticDir();

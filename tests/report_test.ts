@@ -6,21 +6,12 @@
  * report fails here.
  */
 import { assert } from "./_assert.ts";
+import { runDeno } from "./_run.ts";
 import { fillTemplate, replaceBlocks, TemplateError } from "../lib/template.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-async function report(args: string[], out: string) {
-  const r = await new Deno.Command("deno", {
-    args: ["run", "--allow-read", `--allow-write=${out}`, "experiments/report.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
+const report = (args: string[], out: string) => runDeno("experiments/report.ts", args, out);
 
 function walk(dir: string, prefix = ""): string[] {
   return [...Deno.readDirSync(dir)].flatMap((e) =>
