@@ -1,5 +1,6 @@
 /** Bands for many-replica regression tests: binomial quantiles and the rate PyTorch measured. */
-import { parse } from "csv-parse/sync";
+import { readSeedRows } from "../lib/parity.ts";
+import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { wilson } from "../lib/stats.ts";
 
 /** Smallest k with P(X <= k) >= q for X ~ Binomial(n, p). */
@@ -25,12 +26,8 @@ export function countBand(k: number, trials: number, n: number): [number, number
 }
 
 /** Successes (test accuracy >= 99%) of the notebook's PyTorch code in the committed exp:parity runs. */
-export function torchSuccesses(config: string, mode: string): { k: number; n: number; files: string[] } {
-  const dir = new URL("../results/parity/torch/", import.meta.url);
-  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((f) => f.startsWith(`${config}-${mode}-`)).sort();
-  const rows = files.flatMap((f) =>
-    parse(Deno.readTextFileSync(new URL(f, dir)), { columns: true }) as Record<string, string>[]
-  );
-  const seeds = new Map(rows.map((r) => [r.seed, Number(r.test_acc)]));
-  return { k: [...seeds.values()].filter((a) => a >= 99).length, n: seeds.size, files };
+export function torchSuccesses(config: string, mode: string): { k: number; n: number } {
+  const rows = readSeedRows(new URL("../results/parity/torch", import.meta.url).pathname)
+    .filter((r) => r.side === "torch" && r.config === config && r.mode === mode);
+  return { k: rows.filter((r) => r.test_acc >= SUCCESS_ACCURACY).length, n: rows.length };
 }
