@@ -29,6 +29,7 @@ import { type Row, summarise, type Summary, summaryMarkdown } from "../lib/summa
 import { capacities, type ShardRow } from "../lib/capacity.ts";
 import { MEMORY_ORDER } from "../lib/memory_configs.ts";
 import { median, quantile } from "../lib/stats.ts";
+import { formatCsvValue } from "../lib/csv_log.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { fillTemplate, replaceBlocks, TemplateError } from "../lib/template.ts";
 
@@ -92,9 +93,6 @@ const sci = (x: number) => x.toExponential(1);
 const fold = (x: number) => (x >= 1e5 ? `10^${Math.round(Math.log10(x))}` : int(Number(x.toPrecision(2))));
 const list = (xs: (string | number)[]) =>
   xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`;
-/** Numbers for a CSV a spreadsheet reads: 4 decimals at most, empty for NaN. */
-const csvNumber = (v: unknown) =>
-  typeof v === "number" ? (Number.isFinite(v) ? String(Math.round(v * 1e4) / 1e4) : "") : String(v ?? "");
 
 const chartLine = (base: string, alt: string) =>
   `![${alt}](charts/${base}.svg)\n\n(PNG: [charts/${base}.png](charts/${base}.png))`;
@@ -187,7 +185,7 @@ async function main(): Promise<void> {
   };
   files.set(
     "results/memory/summary.csv",
-    stringify([Object.keys(memory[0]), ...memory.map((s) => Object.values(s).map(csvNumber))]),
+    stringify([Object.keys(memory[0]), ...memory.map((s) => Object.values(s).map(formatCsvValue))]),
   );
   files.set("results/memory/summary.md", summaryMarkdown(memory));
   const memEpochs = memory[0].epochs, memSeeds = memory[0].seeds;
