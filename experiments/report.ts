@@ -11,7 +11,6 @@
  * `--out DIR` writes the same files under DIR instead of in place (a test
  * compares that output with what is committed).
  */
-import { parseArgs } from "node:util";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import {
@@ -31,7 +30,8 @@ import { MEMORY_ORDER } from "../lib/memory_configs.ts";
 import { median, quantile } from "../lib/stats.ts";
 import { formatCsvValue } from "../lib/csv_log.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
-import { fillTemplate, replaceBlocks, TemplateError } from "../lib/template.ts";
+import { fillTemplate, replaceBlocks } from "../lib/template.ts";
+import { parseFlags, parseOrExit } from "../lib/cli.ts";
 
 const USAGE = `usage: deno task report [--out DIR] [--manifest FILE]
 
@@ -100,18 +100,9 @@ const chartLine = (base: string, alt: string) =>
 // ---------------------------------------------------------------- the report
 
 async function main(): Promise<void> {
-  let args;
-  try {
-    args = parseArgs({
-      args: Deno.args,
-      options: { out: { type: "string" }, manifest: { type: "string" }, help: { type: "boolean" } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    console.error(`error: ${(err as Error).message.split("\n")[0]} (see --help)`);
-    Deno.exit(2);
-  }
+  const args = parseOrExit(() =>
+    parseFlags(Deno.args, { out: { type: "string" }, manifest: { type: "string" }, help: { type: "boolean" } }).values
+  );
   if (args.help) {
     console.log(USAGE);
     return;
@@ -621,20 +612,12 @@ ${sections.join("\n")}`,
   console.log(`wrote ${files.size} files under ${out}/ from ${manifestPath}`);
 }
 
+// Bad input (the manifest, a CSV it names) is one line and exit 2; any other failure one line and exit 1
+// (exitCleanlyOnErrors, installed by parseOrExit).
 try {
   await main();
 } catch (err) {
-  if (err instanceof ReportError) {
-    console.error(`error: ${err.message}`);
-    Deno.exit(2);
-  }
-  if (err instanceof TemplateError) {
-    console.error(`error: ${err.message}`);
-    Deno.exit(1);
-  }
-  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-    console.error(`error: cannot write: ${(err as Error).message.split("\n")[0]}`);
-    Deno.exit(1);
-  }
-  throw err;
+  if (!(err instanceof ReportError)) throw err;
+  console.error(`error: ${err.message}`);
+  Deno.exit(2);
 }
