@@ -8,7 +8,7 @@
  * const data = [new EchoData({ echoStep: 3, batchSize: 5, seriesLength: 20_000, truncatedLength: 20, seed: 5 })];
  * const model = new SimpleRNN({ hidden: 4, seeds: [5] });
  * const opt = new RMSprop(model.variables);
- * const { correct, digits } = trainEpoch(model, opt, data, null);
+ * const { correct, digits } = await trainEpoch(model, opt, data, null);
  * ```
  */
 export { quietTfjsWarnings, tf } from "./lib/tf.ts";
@@ -21,6 +21,7 @@ export {
   type AdamOptions,
   clipGradNorm,
   makeOptimizer,
+  type AliveMask,
   type Optimizer,
   type OptimizerName,
   OPTIMIZERS,
@@ -31,18 +32,29 @@ export {
   type EchoCheck,
   echoCheck,
   type EpochResult,
+  GPU_READ_EVERY,
   type OnStep,
   stackChunks,
   testEpoch,
   trainEpoch,
   type TrainOptions,
 } from "./lib/train.ts";
-export { type BackendChoice, type BackendName, BACKENDS, describeBackend, useBackend } from "./lib/backend.ts";
+export {
+  type BackendChoice,
+  type BackendName,
+  BACKENDS,
+  describeBackend,
+  findWebGpuAdapter,
+  useBackend,
+  type WebGpuAdapter,
+  webgpuLabel,
+} from "./lib/backend.ts";
 export { type Knobs, NOTEBOOK, parseRunArgs, type RunConfig, UsageError } from "./lib/cli.ts";
 export { CsvLog, type CsvValue, newRunId } from "./lib/csv_log.ts";
 export { CSV_COLUMNS, type ExperimentSpec, runExperiment, SUCCESS_ACCURACY } from "./lib/experiment.ts";
-export { FUSED_BACKENDS, fusedLayer, fusedLinear } from "./lib/fused.ts";
-export { type KernelKind, KERNELS } from "./lib/models.ts";
+export { CPU_BACKENDS, fusedLayer, fusedLinear } from "./lib/fused.ts";
+export { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./lib/fused_webgpu.ts";
+export { FUSED_BACKENDS, type KernelKind, KERNELS } from "./lib/models.ts";
 export { type OptimizerKernel } from "./lib/optim.ts";
 export { median, quantile, wilson } from "./lib/stats.ts";
 export { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "./lib/summary.ts";

@@ -61,7 +61,7 @@ async function torchBaseline(): Promise<Torch | string> {
 }
 
 /** ms per training step of S replicas of a model, timed over whole chunks. */
-function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind): number {
+async function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind): Promise<number> {
   const seeds = Array.from({ length: S }, (_, i) => i + 1);
   const chunks = 10;
   const datas = EchoData.forSeeds(seeds, {
@@ -72,11 +72,11 @@ function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind):
   });
   const model = new SimpleRNN({ hidden, seeds, kernel });
   const opt = new RMSprop(model.variables);
-  let state: State = trainEpoch(model, opt, datas, null).state; // warm-up
+  let state: State = (await trainEpoch(model, opt, datas, null)).state; // warm-up
   let steps = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < BUDGET_MS || steps < 2 * chunks) {
-    state = trainEpoch(model, opt, datas, state).state;
+    state = (await trainEpoch(model, opt, datas, state)).state;
     steps += chunks;
   }
   const ms = (performance.now() - t0) / steps;
@@ -118,7 +118,7 @@ if (Deno.args[0] !== "--child") {
 } else {
   const m = MODELS.find((m) => m.name === Deno.args[1])!;
   await useBackend("auto");
-  console.log(JSON.stringify({ ms: msPerStep(m.echo, m.hidden, Number(Deno.args[2]), "auto") }));
+  console.log(JSON.stringify({ ms: await msPerStep(m.echo, m.hidden, Number(Deno.args[2]), "auto") }));
   Deno.exit(0);
 }
 
@@ -185,7 +185,7 @@ for (const backend of ["cpu", "wasm"] as const) {
   for (const m of MODELS) {
     for (const kernel of ["op", "fused"] as const) {
       for (const S of REPLICAS) {
-        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, [msPerStep(m.echo, m.hidden, S, kernel)]);
+        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, [await msPerStep(m.echo, m.hidden, S, kernel)]);
       }
     }
   }

@@ -127,8 +127,8 @@ for (const [k, p] of points.entries()) {
   const opt = new RMSprop(model.variables, { lr: 0.001 });
   const alive = seeds.map(() => true);
   let state: tf.Tensor3D[] | null = null;
-  for (let e = 0; e < cfg.epochs; e++) state = trainEpoch(model, opt, train, state, { alive }).state;
-  const t = testEpoch(model, test, state);
+  for (let e = 0; e < cfg.epochs; e++) state = (await trainEpoch(model, opt, train, state, { alive })).state;
+  const t = await testEpoch(model, test, state);
   tf.dispose(t.state);
   const acc = t.correct.map((c) => (c / t.digits) * 100).filter((_, r) => alive[r]);
   const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;

@@ -71,8 +71,8 @@ const px = stack("x"), py = stack("y");
 
 for (const cell of CELLS_COMPARED) {
   const model = new SimpleRNN({ cell, hidden: cfg.hidden, layers: cfg.layers, seeds: cfg.seeds, kernel: cfg.kernel });
-  const record = (phase: string, testAcc: number[]) => {
-    const byLag = inputGradientByLag(model, px, py);
+  const record = async (phase: string, testAcc: number[]) => {
+    const byLag = await inputGradientByLag(model, px, py);
     byLag.forEach((row, r) =>
       log.append(...row.map((g, lag) => ({
         run_id: runId,
@@ -94,15 +94,15 @@ for (const cell of CELLS_COMPARED) {
       }, lag 20 ${at(20).toExponential(2)}`,
     );
   };
-  record("init", Array(S).fill(""));
+  await record("init", Array(S).fill(""));
 
   const train = echoDataFor(cfg, "train"), test = echoDataFor(cfg, "test");
   const opt = makeOptimizer(cfg.optimizer, model.variables, cfg.lr);
   let state: tf.Tensor3D[] | null = null;
-  for (let e = 0; e < cfg.epochs; e++) state = trainEpoch(model, opt, train, state, { clip: cfg.clip }).state;
-  const t = testEpoch(model, test, state);
+  for (let e = 0; e < cfg.epochs; e++) state = (await trainEpoch(model, opt, train, state, { clip: cfg.clip })).state;
+  const t = await testEpoch(model, test, state);
   tf.dispose(t.state);
-  record("trained", t.correct.map((c) => (c / t.digits) * 100));
+  await record("trained", t.correct.map((c) => (c / t.digits) * 100));
   console.log(`${cell}: test accuracy ${t.correct.map((c) => ((c / t.digits) * 100).toFixed(1)).join(", ")}%`);
   opt.dispose();
   model.dispose();

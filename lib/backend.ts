@@ -2,7 +2,7 @@ import { tf } from "./tf.ts";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
 /** Backends a user can name with `--backend`. */
-export const BACKENDS = ["auto", "cpu", "wasm", "node", "node-gpu"] as const;
+export const BACKENDS = ["auto", "cpu", "wasm", "webgpu", "node", "node-gpu"] as const;
 export type BackendName = typeof BACKENDS[number];
 
 /**
@@ -18,6 +18,13 @@ export interface BackendChoice {
   name: string;
   skipped: string[];
 }
+
+/**
+ * tfjs's WebGPU backend, imported by its full specifier only when WebGPU is
+ * used: it is 19 MB of node_modules that `deno install` leaves out (the suite
+ * keeps its install under 100 MB), and Deno fetches it on first use.
+ */
+export const WEBGPU_PACKAGE = "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 
 const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url);
 
@@ -38,6 +45,53 @@ async function loadPure(name: "cpu" | "wasm"): Promise<string> {
   return name;
 }
 
+/** The WebGPU adapter this runtime offers: its description and whether it is a software (fallback) adapter. */
+export interface WebGpuAdapter {
+  description: string;
+  software: boolean;
+}
+
+/**
+ * Asks the runtime for a WebGPU adapter without loading tfjs. Returns it, or
+ * the reason there is none. Mesa's llvmpipe, lavapipe and SwiftShader run
+ * shaders on the CPU: they count as software even where the runtime does not
+ * flag them as fallback adapters.
+ */
+export async function findWebGpuAdapter(): Promise<WebGpuAdapter | string> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  if (!gpu) return "this runtime has no WebGPU (navigator.gpu)";
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (err) {
+    return `requestAdapter failed: ${firstLine(err)}`;
+  }
+  if (!adapter) return "no WebGPU adapter";
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const description = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+    "unnamed adapter";
+  const software = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|software/i.test(description);
+  return { description, software };
+}
+
+/** The label a WebGPU choice carries everywhere (console, CSV, bench rows): the adapter, and "software" where it is. */
+export function webgpuLabel(adapter: WebGpuAdapter): string {
+  return `webgpu (${adapter.description}${adapter.software ? ", software" : ""})`;
+}
+
+async function loadWebGpu(hardwareOnly: boolean): Promise<string> {
+  const adapter = await findWebGpuAdapter();
+  if (typeof adapter === "string") throw new Error(adapter);
+  if (hardwareOnly && adapter.software) {
+    throw new Error(`software adapter ${adapter.description} (name --backend webgpu to use it)`);
+  }
+  const spec: string = WEBGPU_PACKAGE;
+  await import(spec);
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise the webgpu backend");
+  await tf.ready();
+  return webgpuLabel(adapter);
+}
+
 function firstLine(err: unknown): string {
   if (/not a dependency|not in import map|Cannot find module/.test(String(err))) return "not installed";
   return String(err instanceof Error ? err.message : err).split("\n")[0].slice(0, 160);
@@ -45,17 +99,22 @@ function firstLine(err: unknown): string {
 
 /**
  * Makes `name` the active tfjs backend. `auto` tries tfjs-node-gpu, then
+ * WebGPU on a hardware adapter (a software adapter such as llvmpipe is
+ * skipped: it proves the GPU code right but is slower than wasm), then
  * tfjs-node, then {@linkcode PURE_FALLBACK}; a forced name fails with an
- * error naming what went wrong.
+ * error naming what went wrong. `webgpu` named takes any adapter.
  */
 export async function useBackend(name: BackendName): Promise<BackendChoice> {
   const skipped: string[] = [];
   if (name === "auto") {
-    for (
-      const [label, pkg] of [["node-gpu", "@tensorflow/tfjs-node-gpu"], ["node", "@tensorflow/tfjs-node"]] as const
-    ) {
+    const order: [string, () => Promise<string>][] = [
+      ["node-gpu", async () => `node-gpu (${await loadNative("@tensorflow/tfjs-node-gpu")})`],
+      ["webgpu", () => loadWebGpu(true)],
+      ["node", async () => `node (${await loadNative("@tensorflow/tfjs-node")})`],
+    ];
+    for (const [label, load] of order) {
       try {
-        return { name: `${label} (${await loadNative(pkg)})`, skipped };
+        return { name: await load(), skipped };
       } catch (err) {
         skipped.push(`${label}: ${firstLine(err)}`);
       }
@@ -64,6 +123,7 @@ export async function useBackend(name: BackendName): Promise<BackendChoice> {
   }
   try {
     if (name === "cpu" || name === "wasm") return { name: await loadPure(name), skipped };
+    if (name === "webgpu") return { name: await loadWebGpu(false), skipped };
     const pkg = name === "node-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
     return { name: `${name} (${await loadNative(pkg)})`, skipped };
   } catch (err) {

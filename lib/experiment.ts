@@ -151,7 +151,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     progress.begin(`epoch ${epoch}/${cfg.epochs}`);
-    const res = trainEpoch(model, optimizer, trainData, state, {
+    const res = await trainEpoch(model, optimizer, trainData, state, {
       clip: cfg.clip,
       alive,
       onStep: (d, n, l, a) => progress.update(d, n, l, a),
@@ -181,7 +181,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
 
   const t0 = performance.now();
   progress.begin("test");
-  const test = testEpoch(model, testData, state, (d, n, l, a) => progress.update(d, n, l, a));
+  const test = await testEpoch(model, testData, state, (d, n, l, a) => progress.update(d, n, l, a));
   progress.end();
   tf.dispose(test.state);
   const testAccuracy = test.correct.map((c) => (c / test.digits) * 100);
@@ -189,7 +189,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
 
   // The notebook's 100-digit sequence, longer for a long echo: at least echoStep digits are checked past it.
   const checkLength = Math.max(100, 2 * cfg.echoStep);
-  const checks = spec.echoCheck ? echoCheck(model, cfg.seeds, cfg.echoStep, checkLength) : null;
+  const checks = spec.echoCheck ? await echoCheck(model, cfg.seeds, cfg.echoStep, checkLength) : null;
   if (checks) printEchoChecks(checks, cfg.seeds, tag, alive);
   log.append(...cfg.seeds.map((_, r) => ({
     ...common(r),
@@ -214,7 +214,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
 }
 
 function printEchoChecks(
-  checks: ReturnType<typeof echoCheck>,
+  checks: Awaited<ReturnType<typeof echoCheck>>,
   seeds: number[],
   tag: (r: number) => string,
   alive: boolean[],

@@ -18,8 +18,8 @@ import { tf } from "./tf.ts";
 import type { CellKind } from "./models.ts";
 import { Arena, copyRows, copyTransposed, type Mat, matmulBias, outerAcc, pad4 } from "./simd.ts";
 
-/** Backends whose tensors live in CPU memory, where the fused kernels apply. */
-export const FUSED_BACKENDS = new Set(["cpu", "wasm"]);
+/** Backends whose tensors live in CPU memory, where the kernels of this module apply. */
+export const CPU_BACKENDS = new Set(["cpu", "wasm"]);
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 

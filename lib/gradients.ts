@@ -12,7 +12,7 @@ import type { SimpleRNN } from "./models.ts";
  * value of one. `x` and `y` are `[S, B, L, 1]`; returns one array of length L
  * per replica.
  */
-export function inputGradientByLag(model: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D): number[][] {
+export async function inputGradientByLag(model: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D): Promise<number[][]> {
   const [S, B, L] = x.shape;
   const sums = Array.from({ length: S }, () => new Float64Array(L));
   const counts = new Float64Array(L);
@@ -25,7 +25,7 @@ export function inputGradientByLag(model: SimpleRNN, x: tf.Tensor4D, y: tf.Tenso
         return tf.sum(loss); // per-sequence losses summed: each x[s, b] sees only its own loss_t
       })(x)
     );
-    const d = g.dataSync();
+    const d = await g.data();
     g.dispose();
     for (let k = 0; k <= t; k++) {
       counts[k] += 1;

@@ -1,14 +1,19 @@
 import { tf } from "./tf.ts";
 import { Rng } from "./rng.ts";
-import { FUSED_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
+import { CPU_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
+import { webgpuLayer } from "./fused_webgpu.ts";
+
+/** Backends with fused sequence kernels: the CPU ones (lib/fused.ts) and webgpu (lib/fused_webgpu.ts). */
+export const FUSED_BACKENDS = new Set([...CPU_BACKENDS, "webgpu"]);
 
 /** Recurrent cells the suite implements with PyTorch's equations. */
 export const CELLS = ["rnn", "lstm", "gru", "irnn"] as const;
 export type CellKind = typeof CELLS[number];
 
 /**
- * How a layer's recurrence runs: `fused` as one op per layer (lib/fused.ts),
- * `op` op by op (the reference), `auto` fused where tensors live in CPU memory.
+ * How a layer's recurrence runs: `fused` as one op per layer (lib/fused.ts on
+ * CPU backends, lib/fused_webgpu.ts on webgpu), `op` op by op (the reference),
+ * `auto` fused on the backends in {@linkcode FUSED_BACKENDS}.
  */
 export const KERNELS = ["auto", "fused", "op"] as const;
 export type KernelKind = typeof KERNELS[number];
@@ -114,17 +119,18 @@ export class SimpleRNN {
     return Array.from({ length: n }, () => tf.zeros([this.replicas, batch, this.hidden]) as tf.Tensor3D);
   }
 
-  /** Overwrites replica `r` of parameter `name` (PyTorch layout, row-major). */
+  /** Overwrites replica `r` of parameter `name` (PyTorch layout, row-major), on the device, reading nothing back. */
   setParam(name: string, r: number, data: ArrayLike<number>): void {
     const v = this.params.get(name);
     if (!v) throw new Error(`SimpleRNN: no parameter ${name}`);
-    const all = v.dataSync().slice();
     const size = v.size / this.replicas;
     if (data.length !== size) throw new Error(`SimpleRNN: ${name} takes ${size} numbers, got ${data.length}`);
-    all.set(data, r * size);
-    const next = tf.tensor(all, v.shape);
-    v.assign(next);
-    next.dispose();
+    tf.tidy(() => {
+      const pick = tf.tensor(Array.from({ length: this.replicas }, (_, k) => k === r), [this.replicas], "bool");
+      const mask = tf.broadcastTo(tf.reshape(pick, [this.replicas, ...v.shape.slice(1).map(() => 1)]), v.shape);
+      const row = tf.broadcastTo(tf.tensor(Array.from(data), [1, ...v.shape.slice(1)]), v.shape);
+      v.assign(tf.where(mask, row, v));
+    });
   }
 
   /**
@@ -136,6 +142,8 @@ export class SimpleRNN {
     const H = this.hidden;
     const s0 = state ?? this.zeroState(B);
     const fused = this.usesFusedKernel();
+    const gpu = fused && tf.getBackend() === "webgpu";
+    const layer = gpu ? webgpuLayer : fusedLayer;
     const finals: tf.Tensor3D[] = [];
     const finalCells: tf.Tensor3D[] = [];
     let input: tf.Tensor4D = x;
@@ -146,11 +154,12 @@ export class SimpleRNN {
       const G = whh.shape[1] as number;
       // The input projection of every step in one matmul; it does not depend on h.
       const flat = tf.reshape(input, [S, B * T, inSize]) as tf.Tensor3D;
-      let xp = tf.reshape(linear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D, fused), [S, B, T, G]) as tf.Tensor4D;
+      const xpFlat = linear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D, fused && !gpu);
+      let xp = tf.reshape(xpFlat, [S, B, T, G]) as tf.Tensor4D;
       const bh = tf.reshape(bhh, [S, 1, G]);
       if (fused) {
         const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
-        const y = fusedLayer(this.cell, xp, s0[l], c0, whh as tf.Tensor3D, bhh as tf.Tensor2D);
+        const y = layer(this.cell, xp, s0[l], c0, whh as tf.Tensor3D, bhh as tf.Tensor2D);
         input = tf.slice(y, [0, 0, 0, 0], [S, B, T, H]);
         finals.push(tf.reshape(tf.slice(y, [0, 0, T - 1, 0], [S, B, 1, H]), [S, B, H]));
         if (c0) finalCells.push(tf.reshape(tf.slice(y, [0, 0, T - 1, H], [S, B, 1, H]), [S, B, H]));
@@ -186,7 +195,7 @@ export class SimpleRNN {
     }
     const w = this.params.get("linear.weight")! as tf.Tensor3D;
     const b = this.params.get("linear.bias")! as tf.Tensor2D;
-    const logits = tf.reshape(linear(tf.reshape(input, [S, B * T, H]), w, b, fused), [S, B, T, 1]);
+    const logits = tf.reshape(linear(tf.reshape(input, [S, B * T, H]), w, b, fused && !gpu), [S, B, T, 1]);
     return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
   }
 

@@ -1,18 +1,24 @@
 import { tf } from "./tf.ts";
 import { perReplica } from "./loss.ts";
-import { FUSED_BACKENDS } from "./fused.ts";
+import { CPU_BACKENDS } from "./fused.ts";
 
 /** Optimizers the suite implements with PyTorch's update rules. */
 export const OPTIMIZERS = ["rmsprop", "adam"] as const;
 export type OptimizerName = typeof OPTIMIZERS[number];
 
+/**
+ * Which replicas an update applies to: one flag per replica, or a `[S]`
+ * tensor of 1 (alive) and 0 that stays on the device.
+ */
+export type AliveMask = boolean[] | tf.Tensor1D;
+
 /** An optimizer over replica-stacked variables (leading axis S). */
 export interface Optimizer {
   /**
    * Applies one update from `grads` (same order as the variables). Replicas
-   * whose `alive` entry is false keep their parameters and moments.
+   * whose `alive` entry is false (or 0) keep their parameters and moments.
    */
-  step(grads: tf.Tensor[], alive?: boolean[]): void;
+  step(grads: tf.Tensor[], alive?: AliveMask): void;
   dispose(): void;
 }
 
@@ -24,7 +30,7 @@ export interface Optimizer {
 export type OptimizerKernel = "auto" | "fused" | "op";
 
 function fusedHere(kernel: OptimizerKernel | undefined): boolean {
-  return kernel === "fused" || ((kernel ?? "auto") === "auto" && FUSED_BACKENDS.has(tf.getBackend()));
+  return kernel === "fused" || ((kernel ?? "auto") === "auto" && CPU_BACKENDS.has(tf.getBackend()));
 }
 
 /**
@@ -34,7 +40,7 @@ function fusedHere(kernel: OptimizerKernel | undefined): boolean {
 function fusedUpdate(
   v: tf.Variable,
   grad: tf.Tensor,
-  alive: boolean[] | undefined,
+  alive: ArrayLike<number | boolean> | undefined,
   update: (p: Float32Array, g: Float32Array, i: number) => void,
 ): void {
   const p = Float32Array.from(v.dataSync() as Float32Array);
@@ -79,9 +85,18 @@ function assignMasked(v: tf.Variable, next: tf.Tensor, mask: tf.Tensor | null): 
   v.assign(mask ? tf.where(tf.broadcastTo(mask, v.shape), next, v) : next);
 }
 
-function aliveMask(alive: boolean[] | undefined, rank: number): tf.Tensor | null {
-  if (!alive || alive.every(Boolean)) return null;
-  return tf.tensor(alive.map((a) => (a ? 1 : 0)), [alive.length, ...Array(rank - 1).fill(1)], "bool");
+/** The mask as a bool tensor shaped to broadcast over a variable of `rank`; null where every replica is alive. */
+function maskTensor(alive: AliveMask | undefined, rank: number): tf.Tensor | null {
+  if (!alive) return null;
+  const shape = [-1, ...Array(rank - 1).fill(1)];
+  if (alive instanceof tf.Tensor) return tf.reshape(tf.cast(alive, "bool"), shape);
+  if (alive.every(Boolean)) return null;
+  return tf.reshape(tf.tensor(alive.map((a) => (a ? 1 : 0)), [alive.length], "bool"), shape);
+}
+
+/** The mask as values in CPU memory, for the fused updates (their backends keep tensors there). */
+function aliveValues(alive: AliveMask | undefined): ArrayLike<number | boolean> | undefined {
+  return alive instanceof tf.Tensor ? alive.dataSync() : alive;
 }
 
 /** `torch.optim.RMSprop`: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps). */
@@ -104,12 +119,12 @@ export class RMSprop implements Optimizer {
     else this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   }
 
-  step(grads: tf.Tensor[], alive?: boolean[]): void {
+  step(grads: tf.Tensor[], alive?: AliveMask): void {
     if (this.fused) {
-      const { lr, alpha, eps } = this;
+      const { lr, alpha, eps } = this, live = aliveValues(alive);
       this.#vars.forEach((v, k) => {
         const sq = this.#sqFused[k];
-        fusedUpdate(v, grads[k], alive, (p, g, i) => {
+        fusedUpdate(v, grads[k], live, (p, g, i) => {
           sq[i] = alpha * sq[i] + (1 - alpha) * g[i] * g[i];
           p[i] -= (lr * g[i]) / (Math.sqrt(sq[i]) + eps);
         });
@@ -119,7 +134,7 @@ export class RMSprop implements Optimizer {
     tf.tidy(() => {
       this.#vars.forEach((p, i) => {
         const g = grads[i], sq = this.#sq[i];
-        const mask = aliveMask(alive, p.rank);
+        const mask = maskTensor(alive, p.rank);
         const v = tf.add(tf.mul(sq, this.alpha), tf.mul(tf.square(g), 1 - this.alpha));
         const next = tf.sub(p, tf.div(tf.mul(g, this.lr), tf.add(tf.sqrt(v), this.eps)));
         assignMasked(sq, v, mask);
@@ -163,15 +178,15 @@ export class Adam implements Optimizer {
     }
   }
 
-  step(grads: tf.Tensor[], alive?: boolean[]): void {
+  step(grads: tf.Tensor[], alive?: AliveMask): void {
     this.#t++;
     const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
     if (this.fused) {
-      const { lr, beta1, beta2, eps } = this;
+      const { lr, beta1, beta2, eps } = this, live = aliveValues(alive);
       const sc2 = Math.sqrt(c2);
       this.#vars.forEach((v, k) => {
         const m = this.#mFused[k], s = this.#vFused[k];
-        fusedUpdate(v, grads[k], alive, (p, g, i) => {
+        fusedUpdate(v, grads[k], live, (p, g, i) => {
           m[i] = beta1 * m[i] + (1 - beta1) * g[i];
           s[i] = beta2 * s[i] + (1 - beta2) * g[i] * g[i];
           p[i] -= (lr / c1) * (m[i] / (Math.sqrt(s[i]) / sc2 + eps));
@@ -182,7 +197,7 @@ export class Adam implements Optimizer {
     tf.tidy(() => {
       this.#vars.forEach((p, i) => {
         const g = grads[i];
-        const mask = aliveMask(alive, p.rank);
+        const mask = maskTensor(alive, p.rank);
         const m = tf.add(tf.mul(this.#m[i], this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(this.#v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(c2)), this.eps);

@@ -4,6 +4,8 @@ import type { SimpleRNN, State } from "./models.ts";
 import { bceWithLogits, correctDigits } from "./loss.ts";
 import { clipGradNorm, type Optimizer } from "./optim.ts";
 import { Rng } from "./rng.ts";
+import { CPU_BACKENDS } from "./fused.ts";
+import { DeviceTally, HostTally } from "./tally.ts";
 
 /** Chunk `index` of every replica's data as `[S, B, T, 1]` inputs and targets. */
 export function stackChunks(datas: EchoData[], index: number): { x: tf.Tensor4D; y: tf.Tensor4D } {
@@ -17,8 +19,15 @@ export function stackChunks(datas: EchoData[], index: number): { x: tf.Tensor4D;
   return { x: tf.tensor4d(x, [datas.length, B, T, 1]), y: tf.tensor4d(y, [datas.length, B, T, 1]) };
 }
 
-/** Called after every step with running means over the replicas still alive. */
+/** Called after every read of the device (every step on CPU backends) with running means over the replicas alive. */
 export type OnStep = (done: number, total: number, loss: number, accuracy: number) => void;
+
+/**
+ * Steps between reads of losses and counts on backends whose tensors live on
+ * a GPU, where a read waits for the device to finish: reads every few steps
+ * let it queue work ahead. Results do not depend on it; progress does.
+ */
+export const GPU_READ_EVERY = 10;
 
 /** Options of {@linkcode trainEpoch}. */
 export interface TrainOptions {
@@ -30,6 +39,11 @@ export interface TrainOptions {
    */
   alive?: boolean[];
   onStep?: OnStep;
+  /**
+   * Steps between reads from the device. Default 1 where tensors live in CPU
+   * memory, {@linkcode GPU_READ_EVERY} elsewhere. Results do not depend on it.
+   */
+  readEvery?: number;
 }
 
 /** What one pass over the data measured, per replica. */
@@ -48,6 +62,10 @@ function disposeState(state: State): void {
   if (state) tf.dispose(state);
 }
 
+function defaultReadEvery(): number {
+  return CPU_BACKENDS.has(tf.getBackend()) ? 1 : GPU_READ_EVERY;
+}
+
 /**
  * One epoch of the notebook's `train(hidden)`: chunks in order, mean
  * BCE-with-logits, one optimizer step per chunk, and the state of each chunk
@@ -55,81 +73,93 @@ function disposeState(state: State): void {
  * through it). Takes ownership of `state` and returns the final one.
  *
  * The loss differentiated is the sum of the replicas' mean losses, so each
- * replica's gradient is exactly its own.
+ * replica's gradient is exactly its own. A replica whose loss is not finite
+ * is frozen from the step it diverged in. On a GPU the tallies (alive, loss,
+ * correct digits) stay on the device and are read every `readEvery` steps
+ * (`lib/tally.ts`), so the GPU never waits for the CPU between steps.
  */
-export function trainEpoch(
+export async function trainEpoch(
   model: SimpleRNN,
   optimizer: Optimizer,
   datas: EchoData[],
   state: State,
   opts: TrainOptions = {},
-): EpochResult {
+): Promise<EpochResult> {
   const S = model.replicas, n = datas[0].length;
   const alive = opts.alive ?? Array(S).fill(true);
   const correct = Array(S).fill(0), loss = Array(S).fill(NaN);
+  const onCpu = CPU_BACKENDS.has(tf.getBackend());
+  const tally = onCpu ? new HostTally(alive, loss, correct) : new DeviceTally(alive, loss, correct);
+  const every = onCpu ? 1 : Math.max(1, opts.readEvery ?? GPU_READ_EVERY);
   const vars = model.variables;
   const perStep = datas[0].batchSize * datas[0].truncatedLength;
   for (let i = 0; i < n; i++) {
     let next: tf.Tensor3D[] = [];
-    let lossT!: tf.Tensor1D, correctT!: tf.Tensor1D;
-    let losses!: ArrayLike<number>;
+    let stepLoss!: tf.Tensor1D, stepRight!: tf.Tensor1D;
     tf.tidy(() => {
       const { x, y } = stackChunks(datas, i);
       const { grads } = tf.variableGrads(() => {
         const out = model.forward(x, state);
         next = out.state.map((t) => tf.keep(t));
-        lossT = tf.keep(bceWithLogits(out.logits, y));
-        correctT = tf.keep(correctDigits(out.logits, y));
-        return tf.sum(lossT) as tf.Scalar;
+        stepLoss = tf.keep(bceWithLogits(out.logits, y));
+        stepRight = tf.keep(correctDigits(out.logits, y));
+        return tf.sum(stepLoss) as tf.Scalar;
       }, vars);
-      losses = lossT.dataSync();
-      for (let r = 0; r < S; r++) if (alive[r] && !Number.isFinite(losses[r])) alive[r] = false;
       let g = vars.map((v) => grads[v.name]);
       if (opts.clip) g = clipGradNorm(g, opts.clip).grads;
-      optimizer.step(g, alive);
+      optimizer.step(g, tally.live(stepLoss));
     });
-    const right = correctT.dataSync();
-    for (let r = 0; r < S; r++) {
-      if (!alive[r]) continue;
-      loss[r] = losses[r];
-      correct[r] += right[r];
-    }
-    tf.dispose([lossT, correctT]);
+    tally.add(stepLoss, stepRight);
+    tf.dispose([stepLoss, stepRight]);
     disposeState(state);
     state = next;
+    if ((i + 1) % every !== 0 && i + 1 !== n) continue;
+    await tally.read();
     if (opts.onStep) {
       const live = alive.map((a, r) => (a ? r : -1)).filter((r) => r >= 0);
-      const meanLoss = live.reduce((a, r) => a + losses[r], 0) / Math.max(1, live.length);
+      const meanLoss = live.reduce((a, r) => a + loss[r], 0) / Math.max(1, live.length);
       const meanAcc = live.reduce((a, r) => a + correct[r], 0) / Math.max(1, live.length) / ((i + 1) * perStep) * 100;
       opts.onStep(i + 1, n, meanLoss, meanAcc);
     }
   }
+  tally.dispose();
   return { correct, loss, digits: n * perStep, state: state! };
 }
 
-/** The notebook's `test(hidden)`: a pass without gradients, state carried. Takes ownership of `state`. */
-export function testEpoch(
+/**
+ * The notebook's `test(hidden)`: a pass without gradients, state carried.
+ * Takes ownership of `state`. Counts are read every `readEvery` steps, as in
+ * {@linkcode trainEpoch}.
+ */
+export async function testEpoch(
   model: SimpleRNN,
   datas: EchoData[],
   state: State,
   onStep?: OnStep,
-): { correct: number[]; digits: number; state: tf.Tensor3D[] } {
+  readEvery = defaultReadEvery(),
+): Promise<{ correct: number[]; digits: number; state: tf.Tensor3D[] }> {
   const S = model.replicas, n = datas[0].length;
   const correct = Array(S).fill(0);
   const perStep = datas[0].batchSize * datas[0].truncatedLength;
+  let correctT: tf.Tensor1D = tf.zeros([S]);
   for (let i = 0; i < n; i++) {
-    const [right, next] = tf.tidy(() => {
+    const [sum, next] = tf.tidy(() => {
       const { x, y } = stackChunks(datas, i);
       const out = model.forward(x, state);
-      return [correctDigits(out.logits, y), out.state] as const;
+      return [tf.add(correctT, correctDigits(out.logits, y)) as tf.Tensor1D, out.state] as const;
     });
-    const r = right.dataSync();
-    for (let k = 0; k < S; k++) correct[k] += r[k];
-    right.dispose();
+    correctT.dispose();
+    correctT = sum;
     disposeState(state);
     state = next;
+    if ((i + 1) % readEvery !== 0 && i + 1 !== n) continue;
+    const r = await correctT.data();
+    for (let k = 0; k < S; k++) correct[k] += r[k];
+    correctT.dispose();
+    correctT = tf.zeros([S]);
     onStep?.(i + 1, n, NaN, correct.reduce((a, b) => a + b, 0) / S / ((i + 1) * perStep) * 100);
   }
+  correctT.dispose();
   return { correct, digits: n * perStep, state: state! };
 }
 
@@ -148,7 +178,12 @@ export interface EchoCheck {
  * count of correctly echoed digits at positions echoStep..length-1. The
  * sequence of replica r comes from its seed, so a seed reproduces it.
  */
-export function echoCheck(model: SimpleRNN, seeds: number[], echoStep: number, length = 100): EchoCheck[] {
+export async function echoCheck(
+  model: SimpleRNN,
+  seeds: number[],
+  echoStep: number,
+  length = 100,
+): Promise<EchoCheck[]> {
   const S = model.replicas;
   const inputs = seeds.map((s) => {
     const rng = Rng.derive(s, "echo-check");
@@ -158,7 +193,7 @@ export function echoCheck(model: SimpleRNN, seeds: number[], echoStep: number, l
     const x = tf.tensor4d(Float32Array.from(inputs.flatMap((a) => [...a])), [S, 1, length, 1]);
     return model.forward(x, null).logits;
   });
-  const z = logits.dataSync();
+  const z = await logits.data();
   logits.dispose();
   return inputs.map((input, r) => {
     const output = Uint8Array.from({ length }, (_, t) => (z[r * length + t] > 0 ? 1 : 0));

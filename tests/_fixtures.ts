@@ -1,7 +1,8 @@
 /** Loads the PyTorch fixtures made by tests/fixtures/make_fixtures.py into models. */
 import { tf } from "../lib/tf.ts";
 import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
-import type { Tolerance } from "./_assert.ts";
+import { assert, type Tolerance } from "./_assert.ts";
+import { bceWithLogits } from "../lib/loss.ts";
 
 export interface Arr {
   shape: number[];
@@ -70,4 +71,76 @@ export function modelFromCase(cell: CellKind, c: CellCase, kernel: KernelKind, r
 export function stateFromArr(a: Arr): tf.Tensor3D[] {
   const [L, B, H] = a.shape;
   return Array.from({ length: L }, (_, l) => tf.tensor3d(a.data.slice(l * B * H, (l + 1) * B * H), [1, B, H]));
+}
+
+/** Our float32 outputs, loss and gradients for a fixture case, laid out as the fixture's. */
+export async function ours(cell: CellKind, c: CellCase, kernel: KernelKind): Promise<CaseResults> {
+  const m = modelFromCase(cell, c, kernel);
+  const [B, T, L] = [c.batch, c.steps, c.layers];
+  const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
+  // State is [h of every layer..., c of every layer...] (LSTM), each [1, B, H]; the fixture's is [L, B, H].
+  const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
+  const arr = async (ts: tf.Tensor[], shape: number[]) => ({
+    shape,
+    data: (await Promise.all(ts.map((t) => t.data()))).flatMap((d) => [...d]),
+  });
+  const out = m.forward(x, state);
+  const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
+  const { value, grads } = tf.variableGrads(f, m.variables);
+  const gS = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(state);
+  const named = Object.entries(c.grads);
+  const res: CaseResults = {
+    logits: await arr([out.logits], c.logits.shape),
+    hN: await arr(out.state.slice(0, L), c.hN.shape),
+    loss: (await value.data())[0],
+    grads: Object.fromEntries(
+      await Promise.all(named.map(async ([name, g]) => [name, await arr([grads[m.params.get(name)!.name]], g.shape)])),
+    ),
+    gradH0: await arr(gS.slice(0, L), c.gradH0.shape),
+  };
+  if (c.cN) res.cN = await arr(out.state.slice(L), c.cN.shape);
+  if (c.gradC0) res.gradC0 = await arr(gS.slice(L), c.gradC0.shape);
+  tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gS]);
+  m.dispose();
+  return res;
+}
+
+/** Every compared quantity of a case, with the tolerance that applies to it. */
+export function comparisons(where: string, got: CaseResults, ref: CaseResults) {
+  const out: { what: string; actual: number[]; expected: number[]; tol: Tolerance }[] = [];
+  const add = (what: string, a: number[] | undefined, b: number[] | undefined, tol: Tolerance) => {
+    assert.ok(a && b, `${where} ${what}: missing on one side`);
+    out.push({ what: `${where} ${what}`, actual: a, expected: b, tol });
+  };
+  add("logits", got.logits.data, ref.logits.data, PARITY_TOL.outputs);
+  add("hN", got.hN.data, ref.hN.data, PARITY_TOL.outputs);
+  if (ref.cN) add("cN", got.cN?.data, ref.cN.data, PARITY_TOL.outputs);
+  add("loss", [got.loss], [ref.loss], PARITY_TOL.outputs);
+  for (const [name, g] of Object.entries(ref.grads)) {
+    add(`grad ${name}`, got.grads[name]?.data, g.data, PARITY_TOL.grads);
+  }
+  add("dL/dh0", got.gradH0.data, ref.gradH0.data, PARITY_TOL.grads);
+  if (ref.gradC0) add("dL/dc0", got.gradC0?.data, ref.gradC0.data, PARITY_TOL.grads);
+  return out;
+}
+
+/** Outputs, final state and every gradient (parameters and initial state) of one model, read with `await data()`. */
+export async function outputsAndGrads(m: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D, state: tf.Tensor3D[]) {
+  const out = m.forward(x, state);
+  // The loss also reads the final state (h, and c for LSTM), so those gradient paths are checked too.
+  const loss = (s: tf.Tensor3D[]) => {
+    const o = m.forward(x, s);
+    return tf.add(tf.sum(bceWithLogits(o.logits, y)), tf.mul(tf.addN(o.state.map((t) => tf.sum(t))), 0.1)) as tf.Scalar;
+  };
+  const { grads } = tf.variableGrads(() => loss(state), m.variables);
+  const gState = tf.grads((...s: tf.Tensor[]) => loss(s as tf.Tensor3D[]))(state);
+  const flat = async (ts: tf.Tensor[]) => (await Promise.all(ts.map((t) => t.data()))).flatMap((d) => [...d]);
+  const res = {
+    logits: await flat([out.logits]),
+    state: await flat(out.state),
+    grads: await Promise.all(m.variables.map((v) => flat([grads[v.name]]))),
+    gState: await flat(gState),
+  };
+  tf.dispose([out.logits, ...out.state, ...Object.values(grads), ...gState]);
+  return res;
 }

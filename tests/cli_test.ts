@@ -7,7 +7,7 @@ const BAD: [string[], RegExp][] = [
   [["--epochs=-1"], /^error: --epochs must be an integer in 1\.\.10000, got "-1"$/],
   [["--echo-step", "0"], /^error: --echo-step must be an integer in 1\.\.19999, got "0"$/],
   [["--series", "1000", "--bptt", "30"], /^error: --series 1000 must be divisible by --bptt 30$/],
-  [["--backend", "tpu"], /^error: --backend must be one of auto, cpu, wasm, node, node-gpu, got "tpu"$/],
+  [["--backend", "tpu"], /^error: --backend must be one of auto, cpu, wasm, webgpu, node, node-gpu, got "tpu"$/],
   [["--frobnicate"], /^error: .*'--frobnicate'/],
   [["--lr", "0"], /^error: --lr must be a number in \(0, 10\], got "0"$/],
   [["--lr", "fast"], /^error: --lr must be a number in \(0, 10\], got "fast"$/],

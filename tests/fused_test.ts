@@ -2,29 +2,8 @@ import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";
 import { CELLS, type KernelKind, SimpleRNN } from "../lib/models.ts";
-import { bceWithLogits } from "../lib/loss.ts";
+import { outputsAndGrads } from "./_fixtures.ts";
 import { Rng } from "../lib/rng.ts";
-
-/** Outputs, final state and every gradient (parameters and initial state) of one model. */
-function run(m: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor4D, state: tf.Tensor3D[]) {
-  const out = m.forward(x, state);
-  // The loss also reads the final state (h, and c for LSTM), so those gradient paths are checked too.
-  const loss = (s: tf.Tensor3D[]) => {
-    const o = m.forward(x, s);
-    return tf.add(tf.sum(bceWithLogits(o.logits, y)), tf.mul(tf.addN(o.state.map((t) => tf.sum(t))), 0.1)) as tf.Scalar;
-  };
-  const { grads } = tf.variableGrads(() => loss(state), m.variables);
-  const gState = tf.grads((...s: tf.Tensor[]) => loss(s as tf.Tensor3D[]))(state);
-  const flat = (ts: tf.Tensor[]) => ts.flatMap((t) => [...t.dataSync()]);
-  const res = {
-    logits: [...out.logits.dataSync()],
-    state: flat(out.state),
-    grads: m.variables.map((v) => [...grads[v.name].dataSync()]),
-    gState: flat(gState),
-  };
-  tf.dispose([out.logits, ...out.state, ...Object.values(grads), ...gState]);
-  return res;
-}
 
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`${backend}: fused kernels give the op-level outputs and gradients (random shapes, layers, replicas)`, async () => {
@@ -46,7 +25,7 @@ for (const backend of ["cpu", "wasm"] as const) {
         );
         const op = make("op"), fused = make("fused");
         assert.ok(fused.usesFusedKernel() && !op.usesFusedKernel());
-        const a = run(op, x, y, state), b = run(fused, x, y, state);
+        const a = await outputsAndGrads(op, x, y, state), b = await outputsAndGrads(fused, x, y, state);
         const where = `${backend} ${cell} H${H} L${layers} S${S} B${B} T${T}`;
         assertClose(b.logits, a.logits, 1e-5, `${where} logits`);
         assertClose(b.state, a.state, 1e-5, `${where} state`);

@@ -1,59 +1,11 @@
-import { assert, assertAllClose, assertClose, type Tolerance, worstCloseness } from "./_assert.ts";
+import { assert, assertAllClose, assertClose, worstCloseness } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
-import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
-import { bceWithLogits } from "../lib/loss.ts";
-import { type CaseResults, type CellCase, loadCases, modelFromCase, PARITY_TOL, stateFromArr } from "./_fixtures.ts";
+import { type CellKind, SimpleRNN } from "../lib/models.ts";
+import { type CellCase, comparisons, loadCases, ours, PARITY_TOL } from "./_fixtures.ts";
 
 await tf.setBackend("cpu");
 
 const CELL_FIXTURES = ["rnn", "lstm", "gru"] as const;
-
-/** Our float32 outputs, loss and gradients for a fixture case, laid out as the fixture's. */
-function ours(cell: CellKind, c: CellCase, kernel: KernelKind): CaseResults {
-  const m = modelFromCase(cell, c, kernel);
-  const [B, T, L] = [c.batch, c.steps, c.layers];
-  const x = tf.tensor4d(c.x.data, [1, B, T, 1]), y = tf.tensor4d(c.y.data, [1, B, T, 1]);
-  // State is [h of every layer..., c of every layer...] (LSTM), each [1, B, H]; the fixture's is [L, B, H].
-  const state = [...stateFromArr(c.h0), ...(c.c0 ? stateFromArr(c.c0) : [])];
-  const arr = (ts: tf.Tensor[], shape: number[]) => ({ shape, data: ts.flatMap((t) => [...t.dataSync()]) });
-  const out = m.forward(x, state);
-  const f = () => tf.sum(bceWithLogits(m.forward(x, state).logits, y)) as tf.Scalar;
-  const { value, grads } = tf.variableGrads(f, m.variables);
-  const gS = tf.grads((...s: tf.Tensor[]) => tf.sum(bceWithLogits(m.forward(x, s as tf.Tensor3D[]).logits, y)))(state);
-  const res: CaseResults = {
-    logits: arr([out.logits], c.logits.shape),
-    hN: arr(out.state.slice(0, L), c.hN.shape),
-    loss: value.dataSync()[0],
-    grads: Object.fromEntries(
-      Object.entries(c.grads).map(([name, g]) => [name, arr([grads[m.params.get(name)!.name]], g.shape)]),
-    ),
-    gradH0: arr(gS.slice(0, L), c.gradH0.shape),
-  };
-  if (c.cN) res.cN = arr(out.state.slice(L), c.cN.shape);
-  if (c.gradC0) res.gradC0 = arr(gS.slice(L), c.gradC0.shape);
-  tf.dispose([x, y, ...state, out.logits, ...out.state, value, ...Object.values(grads), ...gS]);
-  m.dispose();
-  return res;
-}
-
-/** Every compared quantity of a case, with the tolerance that applies to it. */
-function comparisons(where: string, got: CaseResults, ref: CaseResults) {
-  const out: { what: string; actual: number[]; expected: number[]; tol: Tolerance }[] = [];
-  const add = (what: string, a: number[] | undefined, b: number[] | undefined, tol: Tolerance) => {
-    assert.ok(a && b, `${where} ${what}: missing on one side`);
-    out.push({ what: `${where} ${what}`, actual: a, expected: b, tol });
-  };
-  add("logits", got.logits.data, ref.logits.data, PARITY_TOL.outputs);
-  add("hN", got.hN.data, ref.hN.data, PARITY_TOL.outputs);
-  if (ref.cN) add("cN", got.cN?.data, ref.cN.data, PARITY_TOL.outputs);
-  add("loss", [got.loss], [ref.loss], PARITY_TOL.outputs);
-  for (const [name, g] of Object.entries(ref.grads)) {
-    add(`grad ${name}`, got.grads[name]?.data, g.data, PARITY_TOL.grads);
-  }
-  add("dL/dh0", got.gradH0.data, ref.gradH0.data, PARITY_TOL.grads);
-  if (ref.gradC0) add("dL/dc0", got.gradC0?.data, ref.gradC0.data, PARITY_TOL.grads);
-  return out;
-}
 
 for (const cell of CELL_FIXTURES) {
   Deno.test(`${cell}: parameter names, shapes and count equal PyTorch's`, () => {
@@ -72,10 +24,10 @@ for (const cell of CELL_FIXTURES) {
       `${cell} (${kernel}): outputs, loss and every gradient (parameters, h0${
         cell === "lstm" ? ", c0" : ""
       }) match float64 PyTorch within PARITY_TOL`,
-      () => {
+      async () => {
         for (const c of loadCases(cell)) {
           const where = `${cell} (${kernel}) H${c.hidden} L${c.layers}`;
-          const list = comparisons(where, ours(cell, c, kernel), c);
+          const list = comparisons(where, await ours(cell, c, kernel), c);
           assert.equal(list.length, 4 + (c.cN ? 2 : 0) + Object.keys(c.params).length);
           for (const { what, actual, expected, tol } of list) assertAllClose(actual, expected, tol, what);
         }

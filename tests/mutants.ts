@@ -53,8 +53,8 @@ export const MUTANTS: Mutant[] = [
         "        prevNext = tf.keep(x);\n        next =",
       ],
       [
-        "    disposeState(state);\n    state = next;\n    if (opts.onStep)",
-        "    prevState = state;\n    prevX = prevNext;\n    state = next;\n    if (opts.onStep)",
+        "    disposeState(state);\n    state = next;\n    if ((i + 1) % every",
+        "    prevState = state;\n    prevX = prevNext;\n    state = next;\n    if ((i + 1) % every",
       ],
     ],
   },
@@ -154,6 +154,33 @@ export const MUTANTS: Mutant[] = [
       "for (let t = 0; t < length; t++) if (output[t] === input[(t - echoStep + length) % length]) correct++;",
     ]],
   },
+  {
+    id: "wgsl-carry",
+    what: "WebGPU forward: h not carried from step to step (each step starts from zeros)",
+    file: "lib/fused_webgpu.ts",
+    edits: [["hs[L.r * H + j] = h;", "hs[L.r * H + j] = 0.0;"]],
+  },
+  {
+    id: "wgsl-bptt",
+    what: "WebGPU backward: no gradient flows to the previous step",
+    file: "lib/fused_webgpu.ts",
+    edits: [["dh = acc;", "dh = 0.0;"]],
+  },
+  {
+    id: "wgsl-gru-reset",
+    what: "WebGPU GRU: the reset gate left out of the n gate (r * (W_hn h + b_hn) becomes W_hn h + b_hn)",
+    file: "lib/fused_webgpu.ts",
+    edits: [["let n = tanhf(xp[xo + 2 * H + j] + rg * a2);", "let n = tanhf(xp[xo + 2 * H + j] + a2);"]],
+  },
+  {
+    id: "gpu-nan-freeze",
+    what: "device tallies never mark a replica diverged (a NaN replica keeps training)",
+    file: "lib/tally.ts",
+    edits: [[
+      'tf.mul(this.#alive, tf.cast(tf.isFinite(stepLoss), "float32"))',
+      "tf.clone(this.#alive)",
+    ]],
+  },
 ];
 
 /** The tests a mutant must fail: everything but the long training bands and the CLI/chart checks. */
@@ -165,6 +192,7 @@ export const FAST_TESTS = [
   "tests/semantics_test.ts",
   "tests/fused_test.ts",
   "tests/gradients_test.ts",
+  "tests/webgpu_test.ts", // last: its software-adapter runs are the slowest
 ];
 
 const ROOT = new URL("../", import.meta.url).pathname;

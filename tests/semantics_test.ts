@@ -164,11 +164,11 @@ function shiftRegister(k: number, seeds: number[]): SimpleRNN {
   return m;
 }
 
-Deno.test("random-sequence check: a model that echoes k steps late scores every digit from k on; one that always says 1 scores the ones", () => {
+Deno.test("random-sequence check: a model that echoes k steps late scores every digit from k on; one that always says 1 scores the ones", async () => {
   for (const k of [1, 3, 10]) {
     const seeds = [7, 8], L = 100;
     const echo = shiftRegister(k, seeds);
-    const checks = echoCheck(echo, seeds, k, L);
+    const checks = await echoCheck(echo, seeds, k, L);
     checks.forEach((c, r) => {
       const rng = Rng.derive(seeds[r], "echo-check");
       const input = Array.from({ length: L }, () => rng.bit());
@@ -181,7 +181,7 @@ Deno.test("random-sequence check: a model that echoes k steps late scores every 
     // Always 1: right exactly where the input k steps back was 1.
     echo.setParam("linear.weight", 0, Array(k + 1).fill(0));
     echo.setParam("linear.bias", 0, [1]);
-    const [c] = echoCheck(echo, seeds, k, L);
+    const [c] = await echoCheck(echo, seeds, k, L);
     const ones = [...c.input].slice(0, L - k).reduce((a, b) => a + b, 0);
     assert.ok(ones > 0 && ones < L - k, "the check needs both digits");
     assert.equal(c.correct, ones, `echo ${k}: constant 1`);

@@ -30,40 +30,40 @@ function referenceEpoch(m: SimpleRNN, opt: RMSprop, datas: EchoData[], carry: bo
   }
 }
 
-Deno.test("trainEpoch carries the state across chunks as a constant (truncated BPTT)", () => {
+Deno.test("trainEpoch carries the state across chunks as a constant (truncated BPTT)", async () => {
   for (const cell of ["rnn", "lstm", "gru"] as const) {
-    const run = (f: (m: SimpleRNN, o: RMSprop) => void) => {
+    const run = async (f: (m: SimpleRNN, o: RMSprop) => Promise<void> | void) => {
       const m = new SimpleRNN({ cell, hidden: 5, layers: 2, seeds: [4, 9] });
       const o = new RMSprop(m.variables, { lr: 0.01 });
-      f(m, o);
+      await f(m, o);
       const p = params(m);
       m.dispose();
       o.dispose();
       return p;
     };
-    const trained = run((m, o) => tf.dispose(trainEpoch(m, o, small([4, 9]), null).state));
-    const reference = run((m, o) => referenceEpoch(m, o, small([4, 9]), true));
-    const reset = run((m, o) => referenceEpoch(m, o, small([4, 9]), false));
+    const trained = await run(async (m, o) => tf.dispose((await trainEpoch(m, o, small([4, 9]), null)).state));
+    const reference = await run((m, o) => referenceEpoch(m, o, small([4, 9]), true));
+    const reset = await run((m, o) => referenceEpoch(m, o, small([4, 9]), false));
     trained.forEach((p, i) => assertClose(p, reference[i], 1e-6, `${cell} param ${i}`));
     const gap = Math.max(...trained.flatMap((p, i) => p.map((v, j) => Math.abs(v - reset[i][j]))));
     assert.ok(gap > 1e-4, `${cell}: resetting the state each chunk changed nothing (gap ${gap})`);
   }
 });
 
-Deno.test("replicas trained together end where each trained alone ends", () => {
+Deno.test("replicas trained together end where each trained alone ends", async () => {
   const seeds = [2, 3, 5];
   const m = new SimpleRNN({ hidden: 6, seeds });
   const o = new RMSprop(m.variables);
   const datas = small(seeds);
   let state: State = null;
-  for (let e = 0; e < 2; e++) state = trainEpoch(m, o, datas, state).state;
+  for (let e = 0; e < 2; e++) state = (await trainEpoch(m, o, datas, state)).state;
   const together = params(m);
-  seeds.forEach((seed, r) => {
+  for (const [r, seed] of seeds.entries()) {
     const a = new SimpleRNN({ hidden: 6, seeds: [seed] });
     const oa = new RMSprop(a.variables);
     const da = small([seed]);
     let sa: State = null;
-    for (let e = 0; e < 2; e++) sa = trainEpoch(a, oa, da, sa).state;
+    for (let e = 0; e < 2; e++) sa = (await trainEpoch(a, oa, da, sa)).state;
     params(a).forEach((p, i) => {
       const size = p.length;
       assertClose(together[i].slice(r * size, (r + 1) * size), p, 1e-6, `seed ${seed} param ${i}`);
@@ -71,20 +71,20 @@ Deno.test("replicas trained together end where each trained alone ends", () => {
     tf.dispose(sa!);
     a.dispose();
     oa.dispose();
-  });
+  }
   tf.dispose(state!);
   m.dispose();
   o.dispose();
 });
 
-Deno.test("a replica whose loss goes NaN is stopped; the others train on unchanged", () => {
+Deno.test("a replica whose loss goes NaN is stopped; the others train on unchanged", async () => {
   const m = new SimpleRNN({ hidden: 4, seeds: [1, 2] });
   const lone = new SimpleRNN({ hidden: 4, seeds: [1] });
   m.setParam("linear.bias", 1, [NaN]);
   const o = new RMSprop(m.variables), ol = new RMSprop(lone.variables);
   const alive = [true, true];
-  const res = trainEpoch(m, o, small([1, 2]), null, { alive });
-  const resLone = trainEpoch(lone, ol, small([1]), null);
+  const res = await trainEpoch(m, o, small([1, 2]), null, { alive });
+  const resLone = await trainEpoch(lone, ol, small([1]), null);
   assert.deepEqual(alive, [true, false]);
   assert.ok(Number.isNaN(res.loss[1]) && Number.isFinite(res.loss[0]));
   const w = m.params.get("rnn.weight_hh_l0")!.dataSync().slice(0, 16);
@@ -93,7 +93,7 @@ Deno.test("a replica whose loss goes NaN is stopped; the others train on unchang
   [m, lone, o, ol].forEach((x) => x.dispose());
 });
 
-Deno.test("tf.memory().numTensors stays flat across epochs", () => {
+Deno.test("tf.memory().numTensors stays flat across epochs", async () => {
   for (const cell of ["rnn", "lstm", "gru"] as const) {
     const m = new SimpleRNN({ cell, hidden: 4, layers: 2, seeds: [1, 2] });
     const o = new RMSprop(m.variables);
@@ -101,7 +101,7 @@ Deno.test("tf.memory().numTensors stays flat across epochs", () => {
     let state: State = null;
     const counts: number[] = [];
     for (let e = 0; e < 4; e++) {
-      state = trainEpoch(m, o, datas, state, { clip: 1 }).state;
+      state = (await trainEpoch(m, o, datas, state, { clip: 1 })).state;
       counts.push(tf.memory().numTensors);
     }
     assert.deepEqual(counts, Array(4).fill(counts[0]), `${cell}: tensors per epoch ${counts}`);
