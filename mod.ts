@@ -19,9 +19,9 @@ export { bceWithLogits, correctDigits } from "./lib/loss.ts";
 export {
   Adam,
   type AdamOptions,
+  type AliveMask,
   clipGradNorm,
   makeOptimizer,
-  type AliveMask,
   type Optimizer,
   type OptimizerName,
   OPTIMIZERS,
