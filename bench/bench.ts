@@ -10,10 +10,17 @@
  * exp:memory uses the machine), times echo3 end to end (5 epochs, test,
  * random-sequence check) on `auto`, and runs bench/notebook_torch.py with
  * /usr/bin/python3 when PyTorch is there.
+ *
+ * Where WebGPU finds an adapter it adds fused rows for `webgpu`, whose
+ * backend column names the adapter: on a software adapter (llvmpipe, in CI
+ * and on our machines) a few small replica counts that show the path runs,
+ * never a GPU figure; on a hardware adapter 1 to 16,384 replicas.
+ * `--backends` picks which of cpu, wasm and webgpu run (the processes and
+ * end-to-end rows come with wasm).
  * Writes results/bench.csv (a new file each run, with the date in its name).
  */
 import { tf } from "../lib/tf.ts";
-import { useBackend } from "../lib/backend.ts";
+import { findWebGpuAdapter, useBackend, webgpuLabel } from "../lib/backend.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
@@ -34,10 +41,13 @@ const BENCH_COLUMNS = [
   "ratio_to_torch",
   "end_to_end_s",
 ] as const;
-import { EXIT_CODES, parseFlags, parseOrExit } from "../lib/cli.ts";
+import { EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
 
 const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
 const REPLICAS = [1, 8, 64, 256];
+/** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
+const WEBGPU_REPLICAS = { software: [1, 8], hardware: [1, 64, 1024, 4096, 16384] };
+const BENCH_BACKENDS = ["cpu", "wasm", "webgpu"] as const;
 const BUDGET_MS = 1500;
 const SCRATCH = "results/.bench-scratch";
 
@@ -101,19 +111,28 @@ async function echo3EndToEnd(): Promise<number> {
 const USAGE = `Training speed of the suite (cpu and wasm, op-level and fused, 1-256 replicas, one process per core,
 echo3 end to end) against the notebook's PyTorch code, in one invocation; takes several minutes.
 
-usage: deno task bench [--help]
+usage: deno task bench [--backends LIST] [--help]
+
+  --backends LIST   comma-separated, from ${BENCH_BACKENDS.join(", ")} (default all; webgpu runs where an adapter exists)
 
 Prints a table and writes results/bench-<run id>.csv.
 ${EXIT_CODES}`;
 
 // Child mode: `bench.ts --child MODEL REPLICAS` prints its ms per step and exits.
+let backends: string[] = [...BENCH_BACKENDS];
 if (Deno.args[0] !== "--child") {
-  parseOrExit(() => {
-    const { values } = parseFlags(Deno.args, { help: { type: "boolean", short: "h" } });
+  backends = parseOrExit(() => {
+    const { values } = parseFlags(Deno.args, { help: { type: "boolean", short: "h" }, backends: { type: "string" } });
     if (values.help) {
       console.log(USAGE);
       Deno.exit(0);
     }
+    const list = (values.backends ?? BENCH_BACKENDS.join(",")).split(",");
+    const bad = list.find((b) => !(BENCH_BACKENDS as readonly string[]).includes(b));
+    if (bad !== undefined || list.length === 0) {
+      throw new UsageError(`--backends must list names from ${BENCH_BACKENDS.join(", ")}, got "${values.backends}"`);
+    }
+    return list;
   });
 } else {
   const m = MODELS.find((m) => m.name === Deno.args[1])!;
@@ -180,7 +199,7 @@ if (torchMs) {
   }
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of (["cpu", "wasm"] as const).filter((b) => backends.includes(b))) {
   await useBackend(backend);
   for (const m of MODELS) {
     for (const kernel of ["op", "fused"] as const) {
@@ -189,6 +208,24 @@ for (const backend of ["cpu", "wasm"] as const) {
       }
     }
   }
+}
+if (backends.includes("webgpu")) {
+  const adapter = await findWebGpuAdapter();
+  if (typeof adapter === "string") console.log(`webgpu rows skipped: ${adapter}`);
+  else {
+    await useBackend("webgpu");
+    const label = webgpuLabel(adapter);
+    for (const m of MODELS) {
+      for (const S of WEBGPU_REPLICAS[adapter.software ? "software" : "hardware"]) {
+        add("fused", label, m.name, S, [await msPerStep(m.echo, m.hidden, S, "fused")]);
+      }
+    }
+  }
+}
+if (!backends.includes("wasm")) {
+  console.table(rows.map(({ run_id: _, ...r }) => r));
+  console.log(`csv: ${log.path}`);
+  Deno.exit(0);
 }
 const procs = navigator.hardwareConcurrency;
 const auto = (await useBackend("auto")).name;
