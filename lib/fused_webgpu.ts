@@ -260,30 +260,22 @@ export function webgpuLayer(
     const save = args.pop() as (s: tf.Tensor[]) => void;
     const [x, h, ...rest] = args as tf.Tensor[];
     const [c, w, b] = lstm ? rest : [h, ...rest];
-    const names = lstm ? ["xp", "h0", "c0", "whh", "bhh"] : ["xp", "h0", "whh", "bhh"];
-    const tape = run(
-      program("fwd", cell, d, [S, B, T, K], names, forwardCode(cell, d)),
-      lstm ? [x, h, c, w, b] : [
-        x,
-        h,
-        w,
-        b,
-      ],
-    );
+    const [names, inputs] = lstm
+      ? [["xp", "h0", "c0", "whh", "bhh"], [x, h, c, w, b]]
+      : [["xp", "h0", "whh", "bhh"], [x, h, w, b]];
+    const tape = run(program("fwd", cell, d, [S, B, T, K], names, forwardCode(cell, d)), inputs);
     save([tape, h, c, w]);
     const value = tf.slice(tape, [0, 0, 0, 0], [S, B, T, out]) as tf.Tensor4D;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [tp, hs, cs, ws] = saved;
       const W = gradWidth(cell, d);
       // A program binds only the inputs its code reads: rnn's backward needs no h0, LSTM's no h0 but c0, GRU's h0.
-      const [name0, in0] = lstm ? ["c0", [cs]] : cell === "gru" ? ["h0", [hs]] : [null, []];
-      const bwNames = ["dy", "tape", ...(name0 ? [name0] : []), "whh"];
-      const res = run(program("bwd", cell, d, [S, B, T * W + 2 * H], bwNames, backwardCode(cell, d)), [
-        dy,
-        tp,
-        ...in0,
-        ws,
-      ]);
+      const [names, inputs] = lstm
+        ? [["dy", "tape", "c0", "whh"], [dy, tp, cs, ws]]
+        : cell === "gru"
+        ? [["dy", "tape", "h0", "whh"], [dy, tp, hs, ws]]
+        : [["dy", "tape", "whh"], [dy, tp, ws]];
+      const res = run(program("bwd", cell, d, [S, B, T * W + 2 * H], names, backwardCode(cell, d)), inputs);
       const gates = tf.reshape(tf.slice(res, [0, 0, 0], [S, B, T * W]), [S, B, T, W]);
       const dxp = W === G ? gates : tf.slice(gates, [0, 0, 0, 0], [S, B, T, G]);
       // The gradient of W_hh and b_hh per gate; GRU's n gate sees W_hn h through r.

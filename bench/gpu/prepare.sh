@@ -17,7 +17,7 @@ xz -T0 -6 -c "$(command -v deno)" >"$out/deno.xz"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git clone -q . "$tmp/repo"
-(cd "$tmp/repo" && deno install >/dev/null)
+(cd "$tmp/repo" && deno install >/dev/null 2>&1)
 tar -C "$tmp/repo" -cJf "$out/node_modules.tar.xz" --exclude='*.map' node_modules
 
 apt=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
@@ -25,4 +25,4 @@ mkdir -p /tmp/amd64/partial
 apt-get "${apt[@]}" update -qq
 (cd "$out/debs" && apt-get "${apt[@]}" download libvulkan1 >/dev/null)
 
-du -sh "$out"/* "$out"
+du -sh "$out"/* "$out"/debs/*
