@@ -113,7 +113,7 @@ echo3 end to end) against the notebook's PyTorch code, in one invocation; takes 
 
 usage: deno task bench [--backends LIST] [--help]
 
-  --backends LIST   comma-separated, from ${BENCH_BACKENDS.join(", ")} (default all; webgpu runs where an adapter exists)
+  --backends LIST   comma-separated, from cpu, wasm, webgpu (default all; webgpu where WebGPU has an adapter)
 
 Prints a table and writes results/bench-<run id>.csv.
 ${EXIT_CODES}`;
