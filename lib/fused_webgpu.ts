@@ -23,30 +23,44 @@ export const WEBGPU_MAX_HIDDEN = 256;
 
 /**
  * The part of tfjs-backend-webgpu's `WebGPUProgram` (dist/webgpu_program.d.ts)
- * these kernels fill in. tfjs generates the bindings (`result` for the output,
- * one `array<f32>` per name in `variableNames`), calls `main(index)` on every
- * thread, and caches the compiled pipeline under `shaderKey`.
+ * the suite's programs fill in. tfjs generates the bindings (`result` for the
+ * output, one `array<f32>` per name in `variableNames`, `uniforms` with the
+ * shapes, `size` when asked and the fields named in `uniforms`), calls
+ * `main(index)` on every thread, and caches the compiled pipeline under
+ * `shaderKey`. A pipeline binds only what its code reads, so a program must
+ * read every input and at least one uniform.
  */
-interface WebGpuProgram {
+export interface WebGpuProgram {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
   variableNames: string[];
+  size?: boolean;
+  uniforms?: string;
   getUserCode: () => string;
 }
 
+/** Values of a program's own uniforms, in the order its `uniforms` declares them. */
+export type ProgramUniforms = { type: "float32" | "int32"; data: number[] }[];
+
 interface WebGpuBackend {
-  runWebGPUProgram(program: WebGpuProgram, inputs: tf.TensorInfo[], dtype: "float32"): tf.TensorInfo;
+  runWebGPUProgram(
+    program: WebGpuProgram,
+    inputs: tf.TensorInfo[],
+    dtype: "float32",
+    uniforms?: ProgramUniforms,
+  ): tf.TensorInfo;
 }
 
-function run(program: WebGpuProgram, inputs: tf.Tensor[]): tf.Tensor {
+/** Runs `program` on the active webgpu backend's tensors and returns its output as a tensor. */
+export function runProgram(program: WebGpuProgram, inputs: tf.Tensor[], uniforms?: ProgramUniforms): tf.Tensor {
   const backend = tf.backend() as unknown as WebGpuBackend;
   if (typeof backend.runWebGPUProgram !== "function") {
-    throw new Error(`fused WebGPU kernels need the webgpu backend, not ${tf.getBackend()}`);
+    throw new Error(`WebGPU programs need the webgpu backend, not ${tf.getBackend()}`);
   }
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32"));
+  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32", uniforms));
 }
 
 /** Sizes baked into a program as constants (and so into its pipeline's key). */
@@ -263,7 +277,7 @@ export function webgpuLayer(
     const [names, inputs] = lstm
       ? [["xp", "h0", "c0", "whh", "bhh"], [x, h, c, w, b]]
       : [["xp", "h0", "whh", "bhh"], [x, h, w, b]];
-    const tape = run(program("fwd", cell, d, [S, B, T, K], names, forwardCode(cell, d)), inputs);
+    const tape = runProgram(program("fwd", cell, d, [S, B, T, K], names, forwardCode(cell, d)), inputs);
     save([tape, h, c, w]);
     const value = tf.slice(tape, [0, 0, 0, 0], [S, B, T, out]) as tf.Tensor4D;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -275,7 +289,7 @@ export function webgpuLayer(
         : cell === "gru"
         ? [["dy", "tape", "h0", "whh"], [dy, tp, hs, ws]]
         : [["dy", "tape", "whh"], [dy, tp, ws]];
-      const res = run(program("bwd", cell, d, [S, B, T * W + 2 * H], names, backwardCode(cell, d)), inputs);
+      const res = runProgram(program("bwd", cell, d, [S, B, T * W + 2 * H], names, backwardCode(cell, d)), inputs);
       const gates = tf.reshape(tf.slice(res, [0, 0, 0], [S, B, T * W]), [S, B, T, W]);
       const dxp = W === G ? gates : tf.slice(gates, [0, 0, 0, 0], [S, B, T, G]);
       // The gradient of W_hh and b_hh per gate; GRU's n gate sees W_hn h through r.

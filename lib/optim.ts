@@ -1,6 +1,7 @@
 import { tf } from "./tf.ts";
 import { perReplica } from "./loss.ts";
 import { CPU_BACKENDS } from "./fused.ts";
+import { adamStep, rmspropStep } from "./optim_webgpu.ts";
 
 /** Optimizers the suite implements with PyTorch's update rules. */
 export const OPTIMIZERS = ["rmsprop", "adam"] as const;
@@ -23,14 +24,20 @@ export interface Optimizer {
 }
 
 /**
- * `fused` updates each parameter in one JavaScript loop over its Float32Array
- * (for backends whose tensors live in CPU memory); `op` with tfjs ops (the
- * reference); `auto` (default) picks fused where it applies.
+ * `fused` updates each parameter in one pass: a JavaScript loop over its
+ * Float32Array where tensors live in CPU memory, one WebGPU program per
+ * moment and parameter on webgpu (`optim_webgpu.ts`); `op` with tfjs ops
+ * (the reference); `auto` (default) is fused.
  */
 export type OptimizerKernel = "auto" | "fused" | "op";
 
-function fusedHere(kernel: OptimizerKernel | undefined): boolean {
-  return kernel === "fused" || ((kernel ?? "auto") === "auto" && CPU_BACKENDS.has(tf.getBackend()));
+/** Where an optimizer's update runs: a CPU loop, WebGPU programs, or tfjs ops. */
+type UpdatePath = "cpu" | "webgpu" | "op";
+
+function updatePath(kernel: OptimizerKernel | undefined): UpdatePath {
+  if ((kernel ?? "auto") === "op") return "op";
+  if (tf.getBackend() === "webgpu") return "webgpu";
+  return kernel === "fused" || CPU_BACKENDS.has(tf.getBackend()) ? "cpu" : "op";
 }
 
 /**
@@ -94,6 +101,12 @@ function maskTensor(alive: AliveMask | undefined, rank: number): tf.Tensor | nul
   return tf.reshape(tf.tensor(alive.map((a) => (a ? 1 : 0)), [alive.length], "bool"), shape);
 }
 
+/** The mask as a `[S]` tensor of 1 and 0, for the WebGPU updates. */
+function maskValues(alive: AliveMask | undefined, replicas: number): tf.Tensor1D {
+  if (alive instanceof tf.Tensor) return alive;
+  return tf.tensor1d(Array.from({ length: replicas }, (_, r) => (alive && !alive[r] ? 0 : 1)));
+}
+
 /** The mask as values in CPU memory, for the fused updates (their backends keep tensors there). */
 function aliveValues(alive: AliveMask | undefined): ArrayLike<number | boolean> | undefined {
   return alive instanceof tf.Tensor ? alive.dataSync() : alive;
@@ -104,7 +117,8 @@ export class RMSprop implements Optimizer {
   readonly lr: number;
   readonly alpha: number;
   readonly eps: number;
-  readonly fused: boolean;
+  /** Where the update runs: a CPU loop ("cpu"), WebGPU programs, or tfjs ops. */
+  readonly path: UpdatePath;
   #vars: tf.Variable[];
   #sq: tf.Variable[] = [];
   #sqFused: Float32Array[] = [];
@@ -113,14 +127,30 @@ export class RMSprop implements Optimizer {
     this.lr = opts.lr ?? 0.001;
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
-    this.fused = fusedHere(opts.kernel);
+    this.path = updatePath(opts.kernel);
     this.#vars = vars;
-    if (this.fused) this.#sqFused = vars.map((v) => new Float32Array(v.size));
+    if (this.path === "cpu") this.#sqFused = vars.map((v) => new Float32Array(v.size));
     else this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   }
 
+  /** Whether the update runs fused (a CPU loop or WebGPU programs) rather than as tfjs ops. */
+  get fused(): boolean {
+    return this.path !== "op";
+  }
+
   step(grads: tf.Tensor[], alive?: AliveMask): void {
-    if (this.fused) {
+    if (this.path === "webgpu") {
+      tf.tidy(() => {
+        const mask = maskValues(alive, this.#vars[0].shape[0]);
+        this.#vars.forEach((p, i) => {
+          const [v, next] = rmspropStep(p, grads[i], this.#sq[i], mask, this);
+          this.#sq[i].assign(v);
+          p.assign(next);
+        });
+      });
+      return;
+    }
+    if (this.path === "cpu") {
       const { lr, alpha, eps } = this, live = aliveValues(alive);
       this.#vars.forEach((v, k) => {
         const sq = this.#sqFused[k];
@@ -154,7 +184,8 @@ export class Adam implements Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  readonly fused: boolean;
+  /** Where the update runs: a CPU loop ("cpu"), WebGPU programs, or tfjs ops. */
+  readonly path: UpdatePath;
   #vars: tf.Variable[];
   #m: tf.Variable[] = [];
   #v: tf.Variable[] = [];
@@ -167,9 +198,9 @@ export class Adam implements Optimizer {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
-    this.fused = fusedHere(opts.kernel);
+    this.path = updatePath(opts.kernel);
     this.#vars = vars;
-    if (this.fused) {
+    if (this.path === "cpu") {
       this.#mFused = vars.map((v) => new Float32Array(v.size));
       this.#vFused = vars.map((v) => new Float32Array(v.size));
     } else {
@@ -178,10 +209,27 @@ export class Adam implements Optimizer {
     }
   }
 
+  /** Whether the update runs fused (a CPU loop or WebGPU programs) rather than as tfjs ops. */
+  get fused(): boolean {
+    return this.path !== "op";
+  }
+
   step(grads: tf.Tensor[], alive?: AliveMask): void {
     this.#t++;
     const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
-    if (this.fused) {
+    if (this.path === "webgpu") {
+      tf.tidy(() => {
+        const mask = maskValues(alive, this.#vars[0].shape[0]);
+        this.#vars.forEach((p, i) => {
+          const [m, v, next] = adamStep(p, grads[i], this.#m[i], this.#v[i], mask, { ...this, c1, c2 });
+          this.#m[i].assign(m);
+          this.#v[i].assign(v);
+          p.assign(next);
+        });
+      });
+      return;
+    }
+    if (this.path === "cpu") {
       const { lr, beta1, beta2, eps } = this, live = aliveValues(alive);
       const sc2 = Math.sqrt(c2);
       this.#vars.forEach((v, k) => {

@@ -1,7 +1,8 @@
 /** Loads the PyTorch fixtures made by tests/fixtures/make_fixtures.py into models. */
 import { tf } from "../lib/tf.ts";
 import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
-import { assert, type Tolerance } from "./_assert.ts";
+import { assert, assertClose, type Tolerance } from "./_assert.ts";
+import type { Optimizer } from "../lib/optim.ts";
 import { bceWithLogits } from "../lib/loss.ts";
 
 export interface Arr {
@@ -143,4 +144,40 @@ export async function outputsAndGrads(m: SimpleRNN, x: tf.Tensor4D, y: tf.Tensor
   };
   tf.dispose([out.logits, ...out.state, ...Object.values(grads), ...gState]);
   return res;
+}
+
+/** An optimizer trajectory from tests/fixtures/optim.json: start, gradients, PyTorch's parameters after each step. */
+export interface OptimTrajectory {
+  lr: number;
+  p0: number[];
+  grads: number[][];
+  params: number[][];
+}
+
+/** clip_grad_norm_ over two gradients (shapes [3, 2] and [2]): inputs, PyTorch's clipped values and total norm. */
+export interface ClipCase {
+  grads: number[][];
+  maxNorm: number;
+  clipped: number[][];
+  totalNorm: number;
+}
+
+export function loadOptimFixtures(): { rmsprop: OptimTrajectory; adam: OptimTrajectory; clip: ClipCase[] } {
+  return JSON.parse(Deno.readTextFileSync(new URL("./fixtures/optim.json", import.meta.url)));
+}
+
+/** Replays a trajectory on two replicas of the same parameter (both must follow PyTorch), on the active backend. */
+export async function replay(make: (vars: tf.Variable[]) => Optimizer, f: OptimTrajectory): Promise<void> {
+  const p = tf.variable(tf.tensor2d([f.p0, f.p0]));
+  const opt = make([p]);
+  for (const [k, g] of f.grads.entries()) {
+    const gt = tf.tensor2d([g, g]);
+    opt.step([gt]);
+    gt.dispose();
+    const got = await p.data(), n = f.p0.length;
+    assertClose(got.slice(0, n), f.params[k], 1e-6, `step ${k + 1}`);
+    assertClose(got.slice(n), f.params[k], 1e-6, `step ${k + 1} replica 1`);
+  }
+  opt.dispose();
+  p.dispose();
 }

@@ -173,6 +173,12 @@ export const MUTANTS: Mutant[] = [
     edits: [["let n = tanhf(xp[xo + 2 * H + j] + rg * a2);", "let n = tanhf(xp[xo + 2 * H + j] + a2);"]],
   },
   {
+    id: "rmsprop-eps-webgpu",
+    what: "RMSprop eps inside the sqrt (WebGPU update)",
+    file: "lib/optim_webgpu.ts",
+    edits: [["g[i] / (sqrt(vn[i]) + ${f(h.eps)})", "g[i] / sqrt(vn[i] + ${f(h.eps)})"]],
+  },
+  {
     id: "gpu-nan-freeze",
     what: "device tallies never mark a replica diverged (a NaN replica keeps training)",
     file: "lib/tally.ts",

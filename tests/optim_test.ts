@@ -1,34 +1,19 @@
 import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
-import { Adam, clipGradNorm, type Optimizer, RMSprop } from "../lib/optim.ts";
+import { Adam, clipGradNorm, RMSprop } from "../lib/optim.ts";
+import { loadOptimFixtures, replay } from "./_fixtures.ts";
 
 await tf.setBackend("cpu");
 
-const fx = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/optim.json", import.meta.url)));
-
-function replay(make: (vars: tf.Variable[]) => Optimizer, f: { p0: number[]; grads: number[][]; params: number[][] }) {
-  // Two replicas of the same trajectory: [2, n]; the second must match too.
-  const p = tf.variable(tf.tensor2d([f.p0, f.p0]));
-  const opt = make([p]);
-  f.grads.forEach((g, k) => {
-    const gt = tf.tensor2d([g, g]);
-    opt.step([gt]);
-    gt.dispose();
-    const got = p.arraySync() as number[][];
-    assertClose(got[0], f.params[k], 1e-6, `step ${k + 1}`);
-    assertClose(got[1], f.params[k], 1e-6, `step ${k + 1} replica 1`);
-  });
-  opt.dispose();
-  p.dispose();
-}
+const fx = loadOptimFixtures();
 
 for (const kernel of ["op", "fused"] as const) {
-  Deno.test(`RMSprop (${kernel}) follows torch.optim.RMSprop (eps outside the sqrt, alpha 0.99)`, () => {
-    replay((v) => new RMSprop(v, { lr: fx.rmsprop.lr, kernel }), fx.rmsprop);
+  Deno.test(`RMSprop (${kernel}) follows torch.optim.RMSprop (eps outside the sqrt, alpha 0.99)`, async () => {
+    await replay((v) => new RMSprop(v, { lr: fx.rmsprop.lr, kernel }), fx.rmsprop);
   });
 
-  Deno.test(`Adam (${kernel}) follows torch.optim.Adam with bias correction`, () => {
-    replay((v) => new Adam(v, { lr: fx.adam.lr, kernel }), fx.adam);
+  Deno.test(`Adam (${kernel}) follows torch.optim.Adam with bias correction`, async () => {
+    await replay((v) => new Adam(v, { lr: fx.adam.lr, kernel }), fx.adam);
   });
 
   Deno.test(`${kernel}: a replica marked dead keeps its parameters and moments`, () => {

@@ -5,13 +5,13 @@
  * Without an adapter every test is ignored and one line says why.
  */
 import { assert, assertAllClose, assertClose, type Tolerance } from "./_assert.ts";
-import { comparisons, loadCases, ours, outputsAndGrads, PARITY_TOL } from "./_fixtures.ts";
+import { comparisons, loadCases, loadOptimFixtures, ours, outputsAndGrads, PARITY_TOL, replay } from "./_fixtures.ts";
 import { runScript } from "./_run.ts";
 import { tf } from "../lib/tf.ts";
 import { findWebGpuAdapter, useBackend } from "../lib/backend.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN, type State } from "../lib/models.ts";
-import { makeOptimizer, type OptimizerName } from "../lib/optim.ts";
+import { Adam, makeOptimizer, type OptimizerName, RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { Rng } from "../lib/rng.ts";
 
@@ -106,6 +106,31 @@ for (const cell of ["rnn", "lstm", "gru"] as const) {
     }
   });
 }
+
+gpuTest(
+  "RMSprop and Adam (WebGPU programs) follow PyTorch's updates; a dead replica keeps its parameters and moments",
+  async () => {
+    const fx = loadOptimFixtures();
+    const rms = (v: tf.Variable[]) => new RMSprop(v, { lr: fx.rmsprop.lr });
+    const adam = (v: tf.Variable[]) => new Adam(v, { lr: fx.adam.lr });
+    assert.equal(rms([]).path, "webgpu");
+    await replay(rms, fx.rmsprop);
+    await replay(adam, fx.adam);
+    for (const make of [rms, adam]) {
+      const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]])), solo = tf.variable(tf.tensor2d([[3, 4]]));
+      const opt = make([p]), optSolo = make([solo]);
+      opt.step([tf.tensor2d([[1, 1], [1, 1]])], tf.tensor1d([1, 0]));
+      assert.deepEqual([...await p.data()].slice(2), [3, 4], "frozen replica moved");
+      if (make === rms) {
+        // RMSprop's moments of the frozen replica stayed zero: its first live step equals a first step.
+        opt.step([tf.tensor2d([[1, 1], [1, 1]])], [false, true]);
+        optSolo.step([tf.tensor2d([[1, 1]])]);
+        assertClose([...await p.data()].slice(2), await solo.data(), 1e-7, "frozen replica's moments");
+      }
+      [opt, optSolo, p, solo].forEach((x) => x.dispose());
+    }
+  },
+);
 
 const small = (seeds: number[], echoStep = 3) =>
   seeds.map((seed) => new EchoData({ echoStep, batchSize: 3, seriesLength: 100, truncatedLength: 20, seed }));

@@ -49,17 +49,17 @@ step() {
 }
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-step adapter 60 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
+step adapter 30 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
   console.log(JSON.stringify(await findWebGpuAdapter()));'
-step webgpu-tests 150 deno test -P tests/webgpu_test.ts
-step bench 130 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
+step webgpu-tests 120 deno test -P tests/webgpu_test.ts
+step bench 110 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
   --backends webgpu
 cp "$(ls -t results/bench-*.csv | head -n 1)" "$OUT/" 2>/dev/null
-step "echo3-$ECHO3_SEEDS-seeds" 100 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
+step "echo3-$ECHO3_SEEDS-seeds" 90 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
   --seeds "$ECHO3_SEEDS" --backend webgpu --out /tmp/gpu-echo3
 cp /tmp/gpu-echo3/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  step torch-replicas 120 python3 bench/gpu/torch_replicas.py --device cuda
+  step torch-replicas 100 python3 bench/gpu/torch_replicas.py --device cuda
 else
   step torch-replicas 60 python3 bench/gpu/torch_replicas.py --device cpu --budget 0.3 --max-replicas 16
 fi
