@@ -8,9 +8,14 @@
  *
  *   deno task exp:capacity --shard 3/16 [--seeds 10] [--epochs 5] [--bptt 50]
  *
+ * Points of one cell and hidden size train together as one model of
+ * seeds x points replicas (`--group`, default every echo step of the grid),
+ * which is what lets a GPU run the grid in few steps; each point's result is
+ * the one it gets alone.
+ *
  * Writes results/capacity/shard-<i>-of-<n>-grid-<grid id>-<points>pts-<run id>.csv,
- * a row per grid point as each finishes (only the header for a shard with no
- * points).
+ * a row per grid point as each group finishes (only the header for a shard
+ * with no points).
  */
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { BACKENDS, describeBackend } from "../lib/backend.ts";
@@ -32,7 +37,15 @@ import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
-import { gridId, gridPoints, MAX_SHARDS, SHARD_COLUMNS, shardFileName, shardPoints } from "../lib/capacity.ts";
+import {
+  gridId,
+  gridPoints,
+  MAX_SHARDS,
+  modelGroups,
+  SHARD_COLUMNS,
+  shardFileName,
+  shardPoints,
+} from "../lib/capacity.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { median } from "../lib/stats.ts";
 
@@ -46,6 +59,7 @@ function config() {
     cells: { type: "string" },
     hiddens: { type: "string" },
     "echo-max": { type: "string" },
+    group: { type: "string" },
     backend: { type: "string" },
     out: { type: "string" },
     "max-memory": { type: "string" },
@@ -53,8 +67,10 @@ function config() {
   });
   if (values.help) {
     console.log(`usage: deno task exp:capacity [--shard i/n] [--seeds 10] [--epochs 5] [--bptt 50] [--series 20000]
-  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--backend auto] [--out results/capacity]
-  [--max-memory ${DEFAULT_MAX_MEMORY_GIB}]
+  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--group N] [--backend auto]
+  [--out results/capacity] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}]
+--group N: grid points of one cell and hidden size trained together as one model of seeds x N replicas, 1..echo-max
+(default echo-max); results do not depend on it, memory and speed do.
 --shard i/n: the i-th of n <= ${MAX_SHARDS} round-robin parts of the grid; a part with no grid points writes a
 header-only CSV, which merge requires like the others.
 ${EXIT_CODES}`);
@@ -76,10 +92,12 @@ ${EXIT_CODES}`);
     }
   }
   const seeds = int("seeds", values.seeds, 10, 1, 4096);
+  const echoMax = int("echo-max", values["echo-max"], 40, 1, bptt);
+  const group = int("group", values.group, echoMax, 1, echoMax);
   const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
   for (const cell of cells) {
-    const hidden = Math.max(...hiddens), c = { seeds, batch: 5, series, bptt, hidden, layers: 1, cell };
-    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, { hidden: "--hiddens" });
+    const hidden = Math.max(...hiddens), c = { seeds: seeds * group, batch: 5, series, bptt, hidden, layers: 1, cell };
+    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, { seeds: "--seeds x --group", hidden: "--hiddens" });
   }
   return {
     shard: Number(m[1]),
@@ -90,7 +108,8 @@ ${EXIT_CODES}`);
     series,
     cells,
     hiddens,
-    echoMax: int("echo-max", values["echo-max"], 40, 1, bptt),
+    echoMax,
+    group,
     backend: oneOf("backend", values.backend, "auto", BACKENDS),
     out: assertWritable("--out", values.out ?? "results/capacity", "exp:capacity"),
   };
@@ -112,44 +131,53 @@ const log = CsvLog.create(
 if (points.length === 0) console.log(`shard ${cfg.shard}/${cfg.shards} of ${all.length} grid points holds none`);
 const seeds = Array.from({ length: cfg.seeds }, (_, i) => i + 1);
 
-for (const [k, p] of points.entries()) {
+let done = 0;
+for (const group of modelGroups(points, cfg.group)) {
   const t0 = performance.now();
+  const { cell, hidden } = group[0];
+  // Replica k * S + r is seed r of the group's k-th point: that point's data, the seed's initialisation.
   const data = (stream: string) =>
-    EchoData.forSeeds(seeds, {
-      echoStep: p.echoStep,
-      batchSize: 5,
-      seriesLength: cfg.series,
-      truncatedLength: cfg.bptt,
-      stream,
-    });
+    group.flatMap((p) =>
+      EchoData.forSeeds(seeds, {
+        echoStep: p.echoStep,
+        batchSize: 5,
+        seriesLength: cfg.series,
+        truncatedLength: cfg.bptt,
+        stream,
+      })
+    );
   const train = data("train"), test = data("test");
-  const model = new SimpleRNN({ cell: p.cell, hidden: p.hidden, seeds });
+  const model = new SimpleRNN({ cell, hidden, seeds: group.flatMap(() => seeds) });
   const opt = new RMSprop(model.variables, { lr: 0.001 });
-  const alive = seeds.map(() => true);
+  const alive = train.map(() => true);
   let state: tf.Tensor3D[] | null = null;
   for (let e = 0; e < cfg.epochs; e++) state = (await trainEpoch(model, opt, train, state, { alive })).state;
   const t = await testEpoch(model, test, state);
   tf.dispose(t.state);
-  const acc = t.correct.map((c) => (c / t.digits) * 100).filter((_, r) => alive[r]);
-  const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;
-  log.append({
-    grid_id: grid,
-    shard: cfg.shard,
-    shards: cfg.shards,
-    points: points.length,
-    cell: p.cell,
-    hidden: p.hidden,
-    echo_step: p.echoStep,
-    seeds: cfg.seeds,
-    successes,
-    test_acc_median: median(acc),
-    epochs: cfg.epochs,
-    bptt: cfg.bptt,
-    seconds: ((performance.now() - t0) / 1000).toFixed(1),
-  });
-  console.log(
-    `[${k + 1}/${points.length}] ${p.cell} H${p.hidden} echo ${p.echoStep}: ${successes}/${cfg.seeds} learnt`,
-  );
+  const seconds = (performance.now() - t0) / 1000 / group.length; // each point's share of the group's time
+  for (const [k, p] of group.entries()) {
+    const mine = (_: unknown, r: number) => r >= k * seeds.length && r < (k + 1) * seeds.length && alive[r];
+    const acc = t.correct.map((c) => (c / t.digits) * 100).filter(mine);
+    const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;
+    log.append({
+      grid_id: grid,
+      shard: cfg.shard,
+      shards: cfg.shards,
+      points: points.length,
+      cell: p.cell,
+      hidden: p.hidden,
+      echo_step: p.echoStep,
+      seeds: cfg.seeds,
+      successes,
+      test_acc_median: median(acc),
+      epochs: cfg.epochs,
+      bptt: cfg.bptt,
+      seconds: seconds.toFixed(1),
+    });
+    console.log(
+      `[${++done}/${points.length}] ${p.cell} H${p.hidden} echo ${p.echoStep}: ${successes}/${cfg.seeds} learnt`,
+    );
+  }
   opt.dispose();
   model.dispose();
 }

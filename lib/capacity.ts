@@ -39,6 +39,26 @@ export function shardPoints(points: GridPoint[], i: number, n: number): GridPoin
   return points.filter((_, k) => k % n === i - 1);
 }
 
+/**
+ * The points of a shard as models to train. Points of the same cell and
+ * hidden size differ only in their data (the echo step), so up to `size`
+ * consecutive ones train together as one model, each point with its own
+ * replicas: one model of S x size replicas instead of `size` models of S,
+ * which a GPU runs in about the time of one. Training is per replica, so a
+ * point's result does not depend on its group (bit for bit on cpu and wasm;
+ * tests/cluster_test.ts compares grouped and single runs).
+ */
+export function modelGroups(points: GridPoint[], size: number): GridPoint[][] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`group size must be a positive integer, got ${size}`);
+  const groups: GridPoint[][] = [];
+  for (const p of points) {
+    const last = groups.at(-1);
+    if (last && last.length < size && last[0].cell === p.cell && last[0].hidden === p.hidden) last.push(p);
+    else groups.push([p]);
+  }
+  return groups;
+}
+
 /** A short hash naming a grid and its training settings, so shards of different grids never mix. */
 export function gridId(spec: GridSpec, training: Record<string, unknown>): string {
   const text = JSON.stringify({ ...spec, ...training });
