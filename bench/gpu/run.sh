@@ -6,9 +6,11 @@
 #   2. `deno task bench --backends webgpu`: fused rows for 1 to 16,384 replicas, labelled with the adapter
 #   3. echo3 with $ECHO3_SEEDS seeds (default 4,096) end to end on --backend webgpu, timed
 #   4. bench/gpu/torch_replicas.py: the notebook's PyTorch step on the same GPU for 1 to 16,384 replicas
+#   5. the full default exp:capacity grid (960 points x 10 seeds) on webgpu, for as long as its limit allows
 # and writes what it measured to $OUT (default results/gpu/): gpu-check.csv (one row per step with its
-# exit status and seconds), gpu-check.log (every step's output), bench-*.csv, torch-replicas.csv and
-# echo3-*-seeds.csv: five files, within what the device tool brings back (8).
+# exit status, 124 where it ran out of time, and seconds), gpu-check.log (every step's output), bench-*.csv,
+# torch-replicas.csv, echo3-*-seeds.csv and capacity.csv (the grid points finished): six files, within what
+# the device tool brings back (8).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-results/gpu}
@@ -49,19 +51,22 @@ step() {
 }
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-step adapter 30 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
+step adapter 20 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
   console.log(JSON.stringify(await findWebGpuAdapter()));'
-step webgpu-tests 120 deno test -P tests/webgpu_test.ts
-step bench 110 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
+step webgpu-tests 100 deno test -P tests/webgpu_test.ts
+step bench 100 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
   --backends webgpu
 cp "$(ls -t results/bench-*.csv | head -n 1)" "$OUT/" 2>/dev/null
-step "echo3-$ECHO3_SEEDS-seeds" 90 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
+step "echo3-$ECHO3_SEEDS-seeds" 60 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
   --seeds "$ECHO3_SEEDS" --backend webgpu --out /tmp/gpu-echo3
 cp /tmp/gpu-echo3/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  step torch-replicas 100 python3 bench/gpu/torch_replicas.py --device cuda
+  step torch-replicas 90 python3 bench/gpu/torch_replicas.py --device cuda
 else
   step torch-replicas 60 python3 bench/gpu/torch_replicas.py --device cpu --budget 0.3 --max-replicas 16
 fi
 grep -E '^(impl,|notebook nn.RNN,|batched bmm,)' /tmp/gpu-step.log >"$OUT/torch-replicas.csv"
+step capacity-grid 90 deno run --allow-read --allow-write=/tmp experiments/capacity.ts --backend webgpu \
+  --out /tmp/gpu-capacity
+cp /tmp/gpu-capacity/*.csv "$OUT/capacity.csv" 2>/dev/null
 cat "$OUT/gpu-check.csv"
