@@ -97,7 +97,10 @@ ${EXIT_CODES}`);
   const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
   for (const cell of cells) {
     const hidden = Math.max(...hiddens), c = { seeds: seeds * group, batch: 5, series, bptt, hidden, layers: 1, cell };
-    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, { seeds: "--seeds x --group", hidden: "--hiddens" });
+    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, {
+      seeds: `--seeds ${seeds} x --group ${group} =`,
+      hidden: "--hiddens",
+    });
   }
   return {
     shard: Number(m[1]),

@@ -140,7 +140,7 @@ Deno.test("sizes that would eat memory are refused before anything is allocated 
     assert.deepEqual(r.files, [], `${args.join(" ")} wrote ${r.files}`);
   }
   const cap = await runScript("capacity", ["--hiddens", "4096", "--seeds", "4096"]);
-  oneLine(cap, 2, /--seeds 4096 x --hiddens 4096/, "capacity --hiddens 4096 --seeds 4096");
+  oneLine(cap, 2, /--seeds 4096 x --group 40 = 163840 x --hiddens 4096/, "capacity --hiddens 4096 --seeds 4096");
 });
 
 Deno.test("flags: repeated, duplicate lists, unbounded shards, echo steps the check or probe cannot read", async () => {
