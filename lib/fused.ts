@@ -23,7 +23,8 @@ export const CPU_BACKENDS = new Set(["cpu", "wasm"]);
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
-interface Dims {
+/** Sizes of a layer's sequence op: replicas, batch rows, steps, hidden units, gate rows (H x gates). */
+export interface Dims {
   S: number;
   B: number;
   T: number;

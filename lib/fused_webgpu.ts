@@ -17,6 +17,7 @@
  */
 import { tf } from "./tf.ts";
 import type { CellKind } from "./models.ts";
+import type { Dims, fusedLayer } from "./fused.ts";
 
 /** The largest H the kernels take: one thread per hidden unit, 256 threads per workgroup (WebGPU's default limit). */
 export const WEBGPU_MAX_HIDDEN = 256;
@@ -61,15 +62,6 @@ export function runProgram(program: WebGpuProgram, inputs: tf.Tensor[], uniforms
     throw new Error(`WebGPU programs need the webgpu backend, not ${tf.getBackend()}`);
   }
   return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32", uniforms));
-}
-
-/** Sizes baked into a program as constants (and so into its pipeline's key). */
-interface Dims {
-  S: number;
-  B: number;
-  T: number;
-  H: number;
-  G: number;
 }
 
 /** Values per step the forward keeps for the backward: rnn h; lstm h, c, i, f, g, o; gru h, r, z, n, W_hn h + b_hn. */
@@ -255,14 +247,7 @@ function program(
  * gradient, on the webgpu backend. Arguments and result as
  * {@linkcode fusedLayer} in `fused.ts`.
  */
-export function webgpuLayer(
-  cell: CellKind,
-  xp: tf.Tensor4D,
-  h0: tf.Tensor3D,
-  c0: tf.Tensor3D | null,
-  whh: tf.Tensor3D,
-  bhh: tf.Tensor2D,
-): tf.Tensor4D {
+export const webgpuLayer: typeof fusedLayer = (cell, xp, h0, c0, whh, bhh) => {
   const [S, B, T, G] = xp.shape;
   const H = whh.shape[2];
   if (H > WEBGPU_MAX_HIDDEN) {
@@ -313,4 +298,4 @@ export function webgpuLayer(
   });
   const inputs = lstm ? [xp, h0, c0!, whh, bhh] : [xp, h0, whh, bhh];
   return (op as (...t: tf.Tensor[]) => tf.Tensor4D)(...inputs);
-}
+};
