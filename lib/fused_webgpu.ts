@@ -79,8 +79,9 @@ function prelude(cell: CellKind, d: Dims, extra: string): string {
 const B = ${d.B}; const T = ${d.T}; const H = ${d.H}; const G = ${d.G}; const R = ${R};
 const K = ${TAPE[cell] * d.H};
 ${extra}
-fn sigm(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-// tanh from exp(-2|x|), which cannot overflow (some drivers' tanh returns NaN for large |x|).
+// sigmoid and tanh from exp(-|x|), which cannot overflow (WGSL leaves exp's overflow undefined; some drivers' tanh
+// returns NaN for large |x|).
+fn sigm(x: f32) -> f32 { let e = exp(-abs(x)); return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0); }
 fn tanhf(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); let t = (1.0 - e) / (1.0 + e); return select(-t, t, x >= 0.0); }
 struct Lane { r: i32, j: i32, row: i32, s: i32, valid: bool };
 // Replicas x batch rows, from the output's shape [S, B, ...]. (tfjs binds the uniforms only where a shader reads them.)

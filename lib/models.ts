@@ -1,7 +1,7 @@
 import { tf } from "./tf.ts";
 import { Rng } from "./rng.ts";
 import { CPU_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
-import { webgpuLayer } from "./fused_webgpu.ts";
+import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./fused_webgpu.ts";
 
 /** Backends with fused sequence kernels: the CPU ones (lib/fused.ts) and webgpu (lib/fused_webgpu.ts). */
 export const FUSED_BACKENDS = new Set([...CPU_BACKENDS, "webgpu"]);
@@ -201,7 +201,10 @@ export class SimpleRNN {
 
   /** Whether forward runs the fused kernels now (depends on the active backend). */
   usesFusedKernel(): boolean {
-    return this.kernel === "fused" || (this.kernel === "auto" && FUSED_BACKENDS.has(tf.getBackend()));
+    if (this.kernel !== "auto") return this.kernel === "fused";
+    const backend = tf.getBackend();
+    // The WGSL kernels run one thread per hidden unit, up to WEBGPU_MAX_HIDDEN; larger H runs op by op.
+    return FUSED_BACKENDS.has(backend) && !(backend === "webgpu" && this.hidden > WEBGPU_MAX_HIDDEN);
   }
 
   /** Frees every parameter. */

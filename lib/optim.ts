@@ -103,7 +103,7 @@ function maskTensor(alive: AliveMask | undefined, rank: number): tf.Tensor | nul
 
 /** The mask as a `[S]` tensor of 1 and 0, for the WebGPU updates. */
 function maskValues(alive: AliveMask | undefined, replicas: number): tf.Tensor1D {
-  if (alive instanceof tf.Tensor) return alive;
+  if (alive instanceof tf.Tensor) return tf.cast(alive, "float32");
   return tf.tensor1d(Array.from({ length: replicas }, (_, r) => (alive && !alive[r] ? 0 : 1)));
 }
 

@@ -19,7 +19,8 @@ function masked(key: string, shape: number[], names: string[], expr: string, uni
   const kept = names[0];
   return {
     outputShape: shape,
-    shaderKey: `echolab_${key}_${n}_${shape[0]}`,
+    // The constants written into the code (lr, alpha, betas, eps) are part of the key: tfjs caches pipelines by it.
+    shaderKey: `echolab_${key}_${n}_${shape[0]}_${expr}`,
     dispatchLayout: { x: [0] },
     dispatch: [Math.ceil(n / GROUP), 1, 1],
     workgroupSize: [GROUP, 1, 1],

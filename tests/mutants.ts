@@ -167,6 +167,15 @@ export const MUTANTS: Mutant[] = [
     edits: [["dh = acc;", "dh = 0.0;"]],
   },
   {
+    id: "wgsl-2d-dispatch",
+    what: "WebGPU kernels read only workgroup_id.x (rows past 65,535 workgroups, laid out in 2D by tfjs, go wrong)",
+    file: "lib/fused_webgpu.ts",
+    edits: [[
+      "let wg = i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);",
+      "let wg = i32(workgroupId.x);",
+    ]],
+  },
+  {
     id: "wgsl-gru-reset",
     what: "WebGPU GRU: the reset gate left out of the n gate (r * (W_hn h + b_hn) becomes W_hn h + b_hn)",
     file: "lib/fused_webgpu.ts",
@@ -198,6 +207,7 @@ export const FAST_TESTS = [
   "tests/semantics_test.ts",
   "tests/fused_test.ts",
   "tests/gradients_test.ts",
+  "tests/tally_test.ts",
   "tests/webgpu_test.ts", // last: its software-adapter runs are the slowest
 ];
 

@@ -13,6 +13,8 @@ import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN, type State } from "../lib/models.ts";
 import { Adam, makeOptimizer, type OptimizerName, RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
+import { fusedLayer } from "../lib/fused.ts";
+import { webgpuLayer } from "../lib/fused_webgpu.ts";
 import { Rng } from "../lib/rng.ts";
 
 const adapter = await findWebGpuAdapter();
@@ -65,9 +67,14 @@ gpuTest("fused WGSL kernels give the CPU fused outputs and gradients (every cell
   const rng = new Rng(99, "webgpu-test");
   const int = (lo: number, hi: number) => lo + Math.floor(rng.float() * (hi - lo + 1));
   for (const cell of CELLS) {
-    // H 65-70 runs one row of H threads per workgroup, the small H pack 64 / H rows (S * B rows leave spares).
-    for (const H of [int(1, 9), int(65, 70)]) {
-      const layers = H > 64 ? 1 : int(1, 2), S = int(1, 3), B = int(1, 3), T = int(1, 6);
+    // H 65-70 runs one row of H threads per workgroup, the small H pack 64 / H rows (S * B rows leave spares);
+    // the fixed case, H 5 with 15 rows, fills one workgroup of 12 rows and leaves 9 spare threads in a second.
+    const shapes = [
+      { H: int(1, 9), layers: int(1, 2), S: int(1, 3), B: int(1, 3), T: int(1, 6) },
+      { H: int(65, 70), layers: 1, S: int(1, 3), B: int(1, 3), T: int(1, 6) },
+      { H: 5, layers: 1, S: 3, B: 5, T: 3 },
+    ];
+    for (const { H, layers, S, B, T } of shapes) {
       const seeds = Array.from({ length: S }, () => int(0, 1e6));
       const bits = (n: number) => Array.from({ length: n }, () => rng.bit());
       const xs = bits(S * B * T), ys = bits(S * B * T);
@@ -96,6 +103,44 @@ gpuTest("fused WGSL kernels give the CPU fused outputs and gradients (every cell
   }
 });
 
+gpuTest(
+  "over 65,535 workgroups (tfjs then lays the dispatch out in 2D) every row is computed, forward and back",
+  async () => {
+    // H 33 packs one row per workgroup: 1,639 replicas x 40 rows = 65,560 workgroups, as 16,384 replicas of 5 rows at H 60.
+    const [S, B, T, H] = [1639, 40, 1, 33];
+    const wave = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin(0.37 * i + k));
+    const [xs, h0, w, b, dy] = [
+      wave(S * B * T * H, 1),
+      wave(S * B * H, 2),
+      wave(S * H * H, 3),
+      wave(S * H, 4),
+      wave(S * B * T * H, 5),
+    ];
+    const on = async (backend: "cpu" | "webgpu") => {
+      await tf.setBackend(backend);
+      const layer = backend === "cpu" ? fusedLayer : webgpuLayer;
+      const f = (x: tf.Tensor, h: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(
+          layer("rnn", x as tf.Tensor4D, h as tf.Tensor3D, null, ww as tf.Tensor3D, bb as tf.Tensor2D),
+          tf.tensor4d(dy, [S, B, T, H]),
+        ));
+      const args = [
+        tf.tensor4d(xs, [S, B, T, H]),
+        tf.tensor3d(h0, [S, B, H]),
+        tf.tensor3d(w, [S, H, H]),
+        tf.tensor2d(b, [S, H]),
+      ];
+      const { value, grads } = tf.valueAndGrads(f)(args);
+      const out = await Promise.all([value, ...grads].map(async (t) => [...await t.data()]));
+      tf.dispose([value, ...grads, ...args]);
+      return out;
+    };
+    const cpu = await on("cpu"), gpu = await on("webgpu");
+    const names = ["sum of outputs", "d xp", "d h0", "d W_hh", "d b_hh"];
+    cpu.forEach((c, k) => assertAllClose(gpu[k], c, k === 0 ? CPU_TOL.outputs : CPU_TOL.grads, names[k]));
+  },
+);
+
 for (const cell of ["rnn", "lstm", "gru"] as const) {
   gpuTest(`${cell}: outputs, loss and every gradient match float64 PyTorch within GPU_PARITY_TOL`, async () => {
     for (const c of loadCases(cell)) {
@@ -116,6 +161,28 @@ gpuTest(
     assert.equal(rms([]).path, "webgpu");
     await replay(rms, fx.rmsprop);
     await replay(adam, fx.adam);
+    // Hyperparameters are constants in the programs' code: other values must not reuse a cached pipeline.
+    for (
+      const make of [
+        (v: tf.Variable[]) => new RMSprop(v, { lr: 0.05, alpha: 0.9, eps: 1e-3 }),
+        (v: tf.Variable[]) => new Adam(v, { lr: 0.05, beta1: 0.8, beta2: 0.95, eps: 1e-3 }),
+      ]
+    ) {
+      const steps = async () => {
+        const p = tf.variable(tf.tensor2d([fx.rmsprop.p0, fx.rmsprop.p0.map((x) => -x)]));
+        const opt = make([p]);
+        for (const g of fx.rmsprop.grads) opt.step([tf.tensor2d([g, g])]);
+        const got = [...await p.data()];
+        opt.dispose();
+        p.dispose();
+        return got;
+      };
+      const gpu = await steps();
+      await tf.setBackend("cpu");
+      const cpu = await steps();
+      await tf.setBackend("webgpu");
+      assertAllClose(gpu, cpu, { rtol: 1e-5, atol: 1e-7 }, "other hyperparameters on the GPU vs the CPU");
+    }
     for (const make of [rms, adam]) {
       const p = tf.variable(tf.tensor2d([[1, 2], [3, 4]])), solo = tf.variable(tf.tensor2d([[3, 4]]));
       const opt = make([p]), optSolo = make([solo]);
@@ -180,7 +247,9 @@ gpuTest("training (RMSprop, Adam, clipping) ends where the CPU path ends", async
     // 10 updates of lr 0.01: float32 differences in the gradients move parameters by far less than 1e-4.
     cpu.params.forEach((p, i) => assertClose(gpu.params[i], p, 1e-4, `${where} param ${i}`));
     assertAllClose(gpu.loss, cpu.loss, { rtol: 1e-4, atol: 1e-6 }, `${where} loss`);
-    gpu.correct.forEach((c, r) => assert.ok(Math.abs(c - cpu.correct[r]) <= 2, `${where} correct ${c} vs ${c}`));
+    gpu.correct.forEach((c, r) =>
+      assert.ok(Math.abs(c - cpu.correct[r]) <= 2, `${where} correct ${c} vs ${cpu.correct[r]}`)
+    );
     // Without clipping or with it, the run has to have moved: a frozen optimizer would pass the above.
     const start = new SimpleRNN({ cell, hidden: 5, seeds: [3, 4] });
     const moved = (await params(start)).some((p, i) => p.some((v, j) => Math.abs(v - gpu.params[i][j]) > 1e-3));

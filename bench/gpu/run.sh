@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU check of issue #9, for a machine with a GPU and no network (the lent `device` machine: an NVIDIA
-# H200 with PyTorch and CUDA). It installs what bench/gpu/prepare.sh put in .gpu/, then, each step under
-# its own time limit so the whole fits in 8 minutes:
-#   1. the WebGPU tests (tests/webgpu_test.ts) on the hardware adapter
-#   2. `deno task bench --backends webgpu`: fused rows for 1 to 16,384 replicas, labelled with the adapter
-#   3. echo3 with $ECHO3_SEEDS seeds (default 4,096) end to end on --backend webgpu, timed
-#   4. bench/gpu/torch_replicas.py: the notebook's PyTorch step on the same GPU for 1 to 16,384 replicas
-#   5. the full default exp:capacity grid (960 points x 10 seeds) on webgpu, for as long as its limit allows
+# H200 with PyTorch and CUDA). It sets up what bench/gpu/prepare.sh put in .gpu/ without touching the
+# system's libraries, then, each step under its own time limit so the whole fits in 8 minutes:
+#   1. finds the WebGPU adapter; the WebGPU steps run only on a hardware one
+#   2. the WebGPU tests (tests/webgpu_test.ts)
+#   3. `deno task bench --backends webgpu`: fused rows for 1 to 16,384 replicas, labelled with the adapter
+#   4. echo3 with $ECHO3_SEEDS seeds (default 4,096) end to end on --backend webgpu, timed
+#   5. bench/gpu/torch_replicas.py: the notebook's PyTorch step on the same GPU for 1 to 16,384 replicas
+#   6. the full default exp:capacity grid (960 points x 10 seeds) on webgpu, for as long as its limit allows
 # and writes what it measured to $OUT (default results/gpu/): gpu-check.csv (one row per step with its
 # exit status, 124 where it ran out of time, and seconds), gpu-check.log (every step's output), bench-*.csv,
 # torch-replicas.csv, echo3-*-seeds.csv and capacity.csv (the grid points finished): six files, within what
@@ -15,31 +16,20 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-results/gpu}
 ECHO3_SEEDS=${ECHO3_SEEDS:-4096}
+# ANY_ADAPTER=1 runs the WebGPU steps on a software adapter too: to try this script where there is no GPU.
+hardware='"software":false'
+[ -n "${ANY_ADAPTER:-}" ] && hardware='"software":'
 mkdir -p "$OUT"
-
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
-  for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; fi
-if ! command -v deno >/dev/null; then
-  mkdir -p /tmp/gpu-bin
-  xz -dc .gpu/deno.xz >/tmp/gpu-bin/deno
-  chmod +x /tmp/gpu-bin/deno
-  export PATH=/tmp/gpu-bin:$PATH
-fi
-[ -d node_modules ] || tar -xJf .gpu/node_modules.tar.xz
-export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
-
 echo "step,status,seconds,detail" >"$OUT/gpu-check.csv"
 : >"$OUT/gpu-check.log"
+log() { echo "$*" | tee -a "$OUT/gpu-check.log"; }
+
 # step NAME LIMIT_S CMD...: runs CMD with a time limit, appends its output to gpu-check.log and a row
 # (exit status, 124 for out of time; seconds; its last line) to gpu-check.csv.
 step() {
   local name=$1 limit=$2
   shift 2
-  echo "== $name" | tee -a "$OUT/gpu-check.log"
+  log "== $name"
   local t0 status ms last
   t0=$(date +%s%N)
   timeout "$limit" "$@" >/tmp/gpu-step.log 2>&1
@@ -49,24 +39,73 @@ step() {
   last=$(grep -v '^[[:space:]]*$' /tmp/gpu-step.log | tail -n 1 | tr -d '"' | cut -c1-200)
   echo "$name,$status,$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000))),\"$last\"" >>"$OUT/gpu-check.csv"
 }
+skip() { log "== $1 skipped: $2" && echo "$1,skipped,0,\"$2\"" >>"$OUT/gpu-check.csv"; }
 
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+# xz-compressed files, with xz where it is installed, else Python's lzma.
+unxz() { if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma, shutil, sys
+shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi; }
+
+# The Vulkan loader, where the system has none: Debian's, unpacked into .gpu/root and found through
+# LD_LIBRARY_PATH. (grep reads all of ldconfig's output: a grep -q quitting early would fail the pipe.)
+if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null; then
+  mkdir -p .gpu/root
+  for f in .gpu/debs/*.deb; do dpkg-deb -x "$f" .gpu/root; done
+  export LD_LIBRARY_PATH="$PWD/.gpu/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+# NVIDIA's Vulkan driver file; where the driver is mounted without one, written for its libGLX_nvidia.
+icd=""
+for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd*.json \
+  /etc/vulkan/icd.d/nvidia_icd*.json; do
+  if [ -f "$f" ]; then icd=$f && break; fi
+done
+if [ -z "$icd" ]; then
+  glx=$( (ldconfig -p 2>/dev/null | grep -o '/[^ ]*libGLX_nvidia\.so\.0'; find /usr/local/nvidia -name 'libGLX_nvidia.so.0' \
+    2>/dev/null) | head -n 1)
+  if [ -n "$glx" ]; then
+    icd=/tmp/nvidia_icd.json
+    printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "%s", "api_version": "1.3.0"}}\n' "$glx" >"$icd"
+  fi
+fi
+if [ -n "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; fi
+log "vulkan loader: $(ldconfig -p 2>/dev/null | grep -c 'libvulkan\.so\.1') in ldconfig, LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+log "vulkan driver file: ${icd:-none found}"
+
+if ! command -v deno >/dev/null; then
+  mkdir -p .gpu/bin # beside the repository: /tmp may be mounted noexec
+  unxz .gpu/deno.xz >.gpu/bin/deno && chmod +x .gpu/bin/deno
+  export PATH="$PWD/.gpu/bin:$PATH"
+fi
+[ -d node_modules ] || unxz .gpu/node_modules.tar.xz | tar -x
+export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv |
+  tee -a "$OUT/gpu-check.log"
+
 step adapter 20 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
   console.log(JSON.stringify(await findWebGpuAdapter()));'
-step webgpu-tests 100 deno test -P tests/webgpu_test.ts
-step bench 100 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
-  --backends webgpu
-cp "$(ls -t results/bench-*.csv | head -n 1)" "$OUT/" 2>/dev/null
-step "echo3-$ECHO3_SEEDS-seeds" 60 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
-  --seeds "$ECHO3_SEEDS" --backend webgpu --out /tmp/gpu-echo3
-cp /tmp/gpu-echo3/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+cp /tmp/gpu-step.log /tmp/gpu-adapter.log
+if grep -q "$hardware" /tmp/gpu-adapter.log; then
+  step webgpu-tests 100 deno test -P tests/webgpu_test.ts
+  touch /tmp/gpu-bench-start
+  step bench 100 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
+    --backends webgpu
+  find results -maxdepth 1 -name 'bench-*.csv' -newer /tmp/gpu-bench-start -exec cp {} "$OUT/" \;
+  step "echo3-$ECHO3_SEEDS-seeds" 60 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
+    --seeds "$ECHO3_SEEDS" --backend webgpu --out /tmp/gpu-echo3
+  cp /tmp/gpu-echo3/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
+else
+  for s in webgpu-tests bench "echo3-$ECHO3_SEEDS-seeds"; do skip "$s" "no hardware WebGPU adapter"; done
+fi
+if timeout 60 python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   step torch-replicas 90 python3 bench/gpu/torch_replicas.py --device cuda
 else
   step torch-replicas 60 python3 bench/gpu/torch_replicas.py --device cpu --budget 0.3 --max-replicas 16
 fi
 grep -E '^(impl,|notebook nn.RNN,|batched bmm,)' /tmp/gpu-step.log >"$OUT/torch-replicas.csv"
-step capacity-grid 90 deno run --allow-read --allow-write=/tmp experiments/capacity.ts --backend webgpu \
-  --out /tmp/gpu-capacity
-cp /tmp/gpu-capacity/*.csv "$OUT/capacity.csv" 2>/dev/null
+if grep -q "$hardware" /tmp/gpu-adapter.log; then
+  step capacity-grid 90 deno run --allow-read --allow-write=/tmp experiments/capacity.ts --backend webgpu \
+    --out /tmp/gpu-capacity
+  cp /tmp/gpu-capacity/*.csv "$OUT/capacity.csv" 2>/dev/null
+else
+  skip capacity-grid "no hardware WebGPU adapter"
+fi
 cat "$OUT/gpu-check.csv"
