@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check of issue #9, for a machine with a GPU and no network (the lent `device` machine: an NVIDIA
-# H200 with PyTorch and CUDA). It sets up what bench/gpu/prepare.sh put in .gpu/ without touching the
-# system's libraries, then, each step under its own time limit so the whole fits in 8 minutes:
+# H200 with PyTorch and CUDA). It sets up what bench/gpu/prepare.sh put in .gpu/ (the Vulkan loader only
+# where the system has none), then, each step under its own time limit so the whole fits in 8 minutes:
 #   1. finds the WebGPU adapter; the WebGPU steps run only on a hardware one
 #   2. the WebGPU tests (tests/webgpu_test.ts)
 #   3. `deno task bench --backends webgpu`: fused rows for 1 to 16,384 replicas, labelled with the adapter
@@ -45,12 +45,12 @@ skip() { log "== $1 skipped: $2" && echo "$1,skipped,0,\"$2\"" >>"$OUT/gpu-check
 unxz() { if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma, shutil, sys
 shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi; }
 
-# The Vulkan loader, where the system has none: Debian's, unpacked into .gpu/root and found through
-# LD_LIBRARY_PATH. (grep reads all of ldconfig's output: a grep -q quitting early would fail the pipe.)
+# The Vulkan loader, only where the system has none: Debian's, unpacked into / as the device README says
+# (not onto LD_LIBRARY_PATH: Deno refuses to spawn the tests' subprocesses with it set). grep reads all of
+# ldconfig's output: a grep -q quitting early would fail the pipe and look like "no loader".
 if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' >/dev/null; then
-  mkdir -p .gpu/root
-  for f in .gpu/debs/*.deb; do dpkg-deb -x "$f" .gpu/root; done
-  export LD_LIBRARY_PATH="$PWD/.gpu/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
 fi
 # NVIDIA's Vulkan driver file; where the driver is mounted without one, written for its libGLX_nvidia.
 icd=""
@@ -67,7 +67,7 @@ if [ -z "$icd" ]; then
   fi
 fi
 if [ -n "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; fi
-log "vulkan loader: $(ldconfig -p 2>/dev/null | grep -c 'libvulkan\.so\.1') in ldconfig, LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+log "vulkan loader: $(ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1' | head -n 1)"
 log "vulkan driver file: ${icd:-none found}"
 
 if ! command -v deno >/dev/null; then
