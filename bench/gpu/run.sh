@@ -89,9 +89,10 @@ if grep -q "$hardware" /tmp/gpu-adapter.log; then
   step bench 100 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
     --backends webgpu
   find results -maxdepth 1 -name 'bench-*.csv' -newer /tmp/gpu-bench-start -exec cp {} "$OUT/" \;
-  step "echo3-$ECHO3_SEEDS-seeds" 60 deno run --allow-read --allow-write=/tmp experiments/echo3.ts \
-    --seeds "$ECHO3_SEEDS" --backend webgpu --out /tmp/gpu-echo3
-  cp /tmp/gpu-echo3/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
+  echo3=$(mktemp -d)
+  step "echo3-$ECHO3_SEEDS-seeds" 60 deno run --allow-read --allow-write="$echo3" experiments/echo3.ts \
+    --seeds "$ECHO3_SEEDS" --backend webgpu --out "$echo3"
+  cp "$echo3"/*.csv "$OUT/echo3-$ECHO3_SEEDS-seeds.csv" 2>/dev/null
 else
   for s in webgpu-tests bench "echo3-$ECHO3_SEEDS-seeds"; do skip "$s" "no hardware WebGPU adapter"; done
 fi
@@ -102,9 +103,10 @@ else
 fi
 grep -E '^(impl,|notebook nn.RNN,|batched bmm,)' /tmp/gpu-step.log >"$OUT/torch-replicas.csv"
 if grep -q "$hardware" /tmp/gpu-adapter.log; then
-  step capacity-grid 90 deno run --allow-read --allow-write=/tmp experiments/capacity.ts --backend webgpu \
-    --out /tmp/gpu-capacity
-  cp /tmp/gpu-capacity/*.csv "$OUT/capacity.csv" 2>/dev/null
+  capacity=$(mktemp -d)
+  step capacity-grid 90 deno run --allow-read --allow-write="$capacity" experiments/capacity.ts --backend webgpu \
+    --out "$capacity"
+  cp "$capacity"/*.csv "$OUT/capacity.csv" 2>/dev/null
 else
   skip capacity-grid "no hardware WebGPU adapter"
 fi
