@@ -1,5 +1,6 @@
 import { quietTfjsWarnings, tf } from "./tf.ts";
 import { describeBackend, useBackend } from "./backend.ts";
+import { WEBGPU_MAX_HIDDEN } from "./fused_webgpu.ts";
 import { assertWritable, type Knobs, parseOrExit, parseRunArgs, type RunConfig, usage } from "./cli.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
@@ -102,6 +103,10 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     backend = await useBackend(cfg.backend);
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);
+    Deno.exit(2);
+  }
+  if (cfg.kernel === "fused" && tf.getBackend() === "webgpu" && cfg.hidden > WEBGPU_MAX_HIDDEN) {
+    console.error(`error: --kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${cfg.hidden}`);
     Deno.exit(2);
   }
   const S = cfg.seeds.length;

@@ -20,7 +20,7 @@ async function deno(args: string[], noAdapter: boolean) {
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
 
-const echo3 = (out: string, backend: string) => [
+const echo3 = (out: string, backend: string, series = 400) => [
   "run",
   "--allow-read",
   `--allow-write=${out}`,
@@ -28,7 +28,7 @@ const echo3 = (out: string, backend: string) => [
   "--epochs",
   "1",
   "--series",
-  "400",
+  String(series),
   "--backend",
   backend,
   "--out",
@@ -78,6 +78,26 @@ Deno.test({
       const named = await deno(echo3(out, "webgpu"), false);
       assert.equal(named.code, 0, named.stderr);
       assert.match(named.stdout, /^backend: webgpu \(.+, software\)$/m);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "--kernel fused on webgpu past H 256 exits 2 in one line writing nothing; auto runs it op by op",
+  ignore: typeof adapter === "string",
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "echolab-webgpu-" });
+    try {
+      const args = [...echo3(out, "webgpu", 40), "--hidden", "300"];
+      const forced = await deno([...args, "--kernel", "fused"], false);
+      assert.equal(forced.code, 2, forced.stderr);
+      assert.equal(forced.stderr, "error: --kernel fused on webgpu takes --hidden up to 256, got 300\n");
+      assert.deepEqual([...Deno.readDirSync(out)], [], "a refused run wrote files");
+      const auto = await deno(args, false);
+      assert.equal(auto.code, 0, auto.stderr);
+      assert.match(auto.stdout, /^model: rnn 1x300/m);
     } finally {
       await Deno.remove(out, { recursive: true });
     }
