@@ -21,8 +21,9 @@ export interface BackendChoice {
 
 /**
  * tfjs's WebGPU backend, imported by its full specifier only when WebGPU is
- * used: it is 19 MB of node_modules that `deno install` leaves out (the suite
- * keeps its install under 100 MB), and Deno fetches it on first use.
+ * used: importing it registers a backend tfjs would otherwise prefer, so CPU
+ * runs never load it. `deno.lock` pins it, so `deno install` installs it too
+ * (19 MB of node_modules) and a GPU machine without network has it.
  */
 export const WEBGPU_PACKAGE = "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 

@@ -40,8 +40,9 @@ export interface TrainOptions {
   alive?: boolean[];
   onStep?: OnStep;
   /**
-   * Steps between reads from the device. Default 1 where tensors live in CPU
-   * memory, {@linkcode GPU_READ_EVERY} elsewhere. Results do not depend on it.
+   * Steps between reads from a GPU backend. Default {@linkcode GPU_READ_EVERY}.
+   * On cpu and wasm every step is read whatever this says (a read is free
+   * there). Results do not depend on it.
    */
   readEvery?: number;
 }
