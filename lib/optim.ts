@@ -280,7 +280,10 @@ export function makeOptimizer(
  */
 export function clipGradNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norms: tf.Tensor1D } {
   return tf.tidy(() => {
-    const norms = tf.sqrt(tf.addN(grads.map((g) => perReplica(tf.square(g), "sum")))) as tf.Tensor1D;
+    // Summed pairwise, not with tf.addN: tfjs-webgpu's AddN binds one storage buffer per input and WebGPU
+    // allows 8 per stage, so past 7 gradients (2 layers) its sum is silently wrong.
+    const squares = grads.map((g) => perReplica(tf.square(g), "sum"));
+    const norms = tf.sqrt(squares.reduce((a, b) => tf.add(a, b))) as tf.Tensor1D;
     const coef = tf.minimum(tf.div(maxNorm, tf.add(norms, 1e-6)), 1);
     const clipped = grads.map((g) => tf.mul(g, tf.reshape(coef, [coef.size, ...Array(g.rank - 1).fill(1)])));
     return { grads: clipped, norms };
