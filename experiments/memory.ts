@@ -30,6 +30,7 @@ import { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdow
 import { formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { stringify } from "csv-stringify/sync";
 import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_configs.ts";
+import { writeFileAtomic } from "../lib/durable.ts";
 
 const USAGE = `usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N] [--only ids] [--backend auto]
   [--out results/memory] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}] [--summary-only]
@@ -115,12 +116,12 @@ if (!cfg.summaryOnly) {
     const summary = order(summarise(rows));
     const base = `${cfg.out}/sweep-${runId}-summary`;
     const columns = Object.keys(summary[0]);
-    Deno.writeTextFileSync(
+    writeFileAtomic(
       `${base}.csv`,
       stringify([columns, ...summary.map((s) => columns.map((c) => formatCsvValue(s[c as keyof Summary])))]),
       { createNew: true },
     );
-    Deno.writeTextFileSync(`${base}.md`, summaryMarkdown(summary), { createNew: true });
+    writeFileAtomic(`${base}.md`, summaryMarkdown(summary), { createNew: true });
     console.log(`this sweep (${runId}), ${done.length} of ${results.length} config(s): ${base}.csv, ${base}.md`);
     console.log(summaryMarkdown(summary));
   }

@@ -8,7 +8,7 @@
 import { stringify } from "csv-stringify/sync";
 import { capacities, MergeError, mergeShards, SHARD_COLUMNS, type ShardRow } from "../lib/capacity.ts";
 import { assertWritableFile, EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
-import { newRunId } from "../lib/csv_log.ts";
+import { writeFileAtomic } from "../lib/durable.ts";
 
 const DEFAULT_OUT = "results/capacity/capacity.csv";
 const USAGE = `Combines the shard CSVs of exp:capacity into one CSV and prints the capacity map.
@@ -74,9 +74,7 @@ if (upToDate) {
   // Written beside the target, then renamed over it: a reader never sees half a file.
   const dir = out.includes("/") ? out.slice(0, out.lastIndexOf("/")) : ".";
   Deno.mkdirSync(dir, { recursive: true });
-  const tmp = `${out}.${newRunId()}.tmp`;
-  Deno.writeTextFileSync(tmp, text, { createNew: true });
-  Deno.renameSync(tmp, out);
+  writeFileAtomic(out, text);
   console.log(`merged ${files.length} shard(s), ${rows.length} grid points -> ${out}`);
 }
 for (const c of capacities(rows)) {

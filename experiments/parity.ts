@@ -16,11 +16,15 @@
  * results/parity/torch/<config>-<mode>-shard<i>of<n>-job<j>.csv (a row per
  * seed as it finishes), results/parity/echolab/<config>-<mode>-<run id>.csv
  * (per seed, from the experiment's own CSV kept under echolab/raw/), then
- * results/parity/summary.csv and summary.md.
+ * results/parity/summary.csv and summary.md where there are none; the
+ * published ones are never deleted or rewritten: a run whose summary differs
+ * writes summary-<run id>.csv and .md of its own.
  */
 import { parseArgs } from "node:util";
 import { assertWritable, int, parseOrExit, UsageError } from "../lib/cli.ts";
-import { CsvLog, newRunId } from "../lib/csv_log.ts";
+import { stringify } from "csv-stringify/sync";
+import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
+import { writeFileAtomic } from "../lib/durable.ts";
 import {
   echolabSeedRows,
   MODES,
@@ -161,7 +165,7 @@ async function echolabUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds:
     .output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   const runId = newRunId();
-  Deno.writeTextFileSync(`${dir}/${name}-${runId}.log`, text);
+  writeFileAtomic(`${dir}/${name}-${runId}.log`, text, { createNew: true });
   const csv = /^csv: (.+)$/m.exec(text)?.[1];
   if (out.code !== 0 || !csv) return `exit ${out.code}, see ${dir}/${name}-${runId}.log`;
   const rows = echolabSeedRows(Deno.readTextFileSync(csv), c.id, mode);
@@ -255,14 +259,45 @@ const summary = summariseParity(readSeedRows(cfg.out), IDS);
 if (!summary.length) {
   console.log(`no per-seed CSVs under ${cfg.out}; nothing to summarise`);
 } else {
-  const path = `${cfg.out}/summary.csv`;
-  try {
-    Deno.removeSync(path);
-  } catch { /* first summary */ }
   const rows = summaryCsvRows(summary);
-  CsvLog.create(path, Object.keys(rows[0])).append(...rows);
+  const columns = Object.keys(rows[0]);
+  const csv = stringify([columns, ...rows.map((r) => columns.map((c) => formatCsvValue(r[c])))]);
   const md = parityMarkdown(summary);
-  Deno.writeTextFileSync(`${cfg.out}/summary.md`, `# Parity: the notebook's PyTorch code against echolab\n\n${md}`);
   console.log(md);
-  console.log(`summary: ${path}, ${cfg.out}/summary.md`);
+  console.log(writeSummary(cfg.out, csv, `# Parity: the notebook's PyTorch code against echolab\n\n${md}`));
+}
+
+/**
+ * Writes this run's summary without ever deleting or rewriting the published
+ * summary.csv and summary.md (deno task report reads summary.csv): they are
+ * created where there are none; where they already hold this summary nothing
+ * is written; otherwise it goes to files of its own, summary-<run id>.{csv,md}.
+ * Returns the line saying which.
+ */
+function writeSummary(out: string, csv: string, md: string): string {
+  const published = [`${out}/summary.csv`, `${out}/summary.md`];
+  const now = published.map((p) => {
+    try {
+      return Deno.readTextFileSync(p);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return null;
+      throw err;
+    }
+  });
+  if (now[0] === csv && now[1] === md) return `summary unchanged: ${published.join(", ")}; nothing written`;
+  if (now.every((t) => t === null)) {
+    try {
+      writeFileAtomic(published[0], csv, { createNew: true });
+      writeFileAtomic(published[1], md, { createNew: true });
+      return `summary: ${published.join(", ")}`;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err; // another run published first
+    }
+  }
+  const runId = newRunId();
+  const own = [`${out}/summary-${runId}.csv`, `${out}/summary-${runId}.md`];
+  writeFileAtomic(own[0], csv, { createNew: true });
+  writeFileAtomic(own[1], md, { createNew: true });
+  return `summary of this run: ${own.join(", ")} (the published ${published.join(" and ")} differ and are kept; ` +
+    `copy these over them to publish)`;
 }

@@ -32,6 +32,7 @@ import { formatCsvValue } from "../lib/csv_log.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { fillTemplate, replaceBlocks } from "../lib/template.ts";
 import { parseFlags, parseOrExit } from "../lib/cli.ts";
+import { writeFileAtomic } from "../lib/durable.ts";
 
 const USAGE = `usage: deno task report [--out DIR] [--manifest FILE]
 
@@ -606,8 +607,7 @@ ${sections.join("\n")}`,
     const to = `${out}/${path}`;
     const dir = to.slice(0, to.lastIndexOf("/"));
     if (!exists(dir)) Deno.mkdirSync(dir, { recursive: true }); // mkdir "." would ask for write access to it
-    if (typeof content === "string") Deno.writeTextFileSync(to, content);
-    else Deno.writeFileSync(to, content);
+    writeFileAtomic(to, content); // whole or not at all: a reader never sees half a README or chart
   }
   console.log(`wrote ${files.size} files under ${out}/ from ${manifestPath}`);
 }

@@ -6,6 +6,7 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { writeFileAtomic } from "./durable.ts";
 
 export type { TopLevelSpec };
 
@@ -38,11 +39,11 @@ export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
   return png;
 }
 
-/** Writes `<base>.svg` and `<base>.png` for a spec; returns the two paths. */
+/** Writes `<base>.svg` and `<base>.png` for a spec, each whole or not at all; returns the two paths. */
 export async function writeChart(base: string, spec: TopLevelSpec): Promise<[string, string]> {
   const svg = await renderSvg(spec);
-  Deno.writeTextFileSync(`${base}.svg`, svg);
-  Deno.writeFileSync(`${base}.png`, await svgToPng(svg));
+  writeFileAtomic(`${base}.svg`, svg);
+  writeFileAtomic(`${base}.png`, await svgToPng(svg));
   return [`${base}.svg`, `${base}.png`];
 }
 

@@ -1,4 +1,5 @@
 import { stringify } from "csv-stringify/sync";
+import { DurableAppender, type WriteOptions } from "./durable.ts";
 
 /** A cell of a CSV row. */
 export type CsvValue = string | number | boolean | null | undefined;
@@ -28,40 +29,47 @@ export function formatCsvValue(value: CsvValue): string {
 }
 
 /**
- * An append-only CSV file: a header row, then rows written and flushed one
- * call at a time, so an interrupted run keeps every row it finished. The file
- * is created new: an existing file is never overwritten.
+ * An append-only CSV file: a header row, then rows written whole and flushed
+ * to disk one call at a time, so an interrupted run keeps every row it
+ * finished. The file is created new: an existing file is never overwritten.
+ * Writes go through {@linkcode DurableAppender}: when one fails (a full disk)
+ * the file is cut back to its last whole row and a one-line
+ * `WriteError` (lib/durable.ts) says how many whole rows (after the header) it holds.
  */
 export class CsvLog {
   readonly path: string;
   readonly columns: readonly string[];
+  private readonly file: DurableAppender;
 
-  private constructor(path: string, columns: readonly string[]) {
+  private constructor(path: string, columns: readonly string[], file: DurableAppender) {
     this.path = path;
     this.columns = columns;
-  }
-
-  /** Creates `path` (and its directory) with the header row; fails if it exists. */
-  static create(path: string, columns: readonly string[]): CsvLog {
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-    Deno.mkdirSync(dir, { recursive: true });
-    Deno.writeTextFileSync(path, stringify([columns as string[]]), { createNew: true });
-    return new CsvLog(path, columns);
+    this.file = file;
   }
 
   /**
-   * Appends rows; each value goes under the column of its key, written as
-   * {@linkcode formatCsvValue} says; missing keys stay empty.
+   * Creates `path` (and its directory) with the header row; fails if it
+   * exists. `options.open` lets a test inject a failing writer.
+   */
+  static create(path: string, columns: readonly string[], options: WriteOptions = {}): CsvLog {
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    Deno.mkdirSync(dir, { recursive: true });
+    return new CsvLog(path, columns, DurableAppender.create(path, stringify([columns as string[]]), options));
+  }
+
+  /** Whole rows after the header written so far. */
+  get rows(): number {
+    return this.file.rows;
+  }
+
+  /**
+   * Appends rows, whole, and flushes them to disk; each value goes under the
+   * column of its key, written as {@linkcode formatCsvValue} says; missing
+   * keys stay empty.
    */
   append(...rows: Record<string, CsvValue>[]): void {
     const text = stringify(rows.map((row) => this.columns.map((c) => formatCsvValue(row[c]))));
-    const file = Deno.openSync(this.path, { append: true });
-    try {
-      file.writeSync(new TextEncoder().encode(text));
-      file.syncSync();
-    } finally {
-      file.close();
-    }
+    this.file.append(text, rows.length);
   }
 }
 

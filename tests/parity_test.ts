@@ -134,3 +134,40 @@ Deno.test("exp:parity --summary-only rebuilds the summary; bad flags exit 2 nami
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("exp:parity never deletes or rewrites the published summary; a run that differs writes its own", async () => {
+  const dir = syntheticDir();
+  try {
+    const published = [`${dir}/summary.csv`, `${dir}/summary.md`];
+    const first = await parity(["--summary-only", "--out", dir], dir);
+    assert.equal(first.code, 0, first.stderr);
+    const state = () => published.map((p) => [Deno.readTextFileSync(p), Deno.statSync(p).ino, Deno.statSync(p).mtime]);
+    const before = state();
+    const own = () => [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("summary-")).sort();
+
+    const same = await parity(["--summary-only", "--out", dir], dir);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stdout, /summary unchanged: .*nothing written/);
+    assert.deepEqual(own(), [], "an unchanged summary writes nothing");
+
+    Deno.writeTextFileSync(`${dir}/torch/cfg-regen-more.csv`, HEADER + "torch,cfg,regen,7,0.1,90,100,4.5\n");
+    const more = await parity(["--summary-only", "--out", dir], dir);
+    assert.equal(more.code, 0, more.stderr);
+    assert.deepEqual(state(), before, "the published summary.csv and summary.md are untouched");
+    const [csv, md] = own();
+    assert.match(csv, /^summary-\d{8}-\d{6}-\w{4}\.csv$/);
+    assert.equal(md, csv.replace(/\.csv$/, ".md"));
+    assert.ok(more.stdout.includes(`${dir}/${csv}`), more.stdout);
+    const mine = Deno.readTextFileSync(`${dir}/${csv}`);
+    assert.match(mine, /^cfg,regen,torch,7,3,/m, "this run's summary counts the new seed");
+
+    // Its own summary is not read back as per-seed rows: the next run summarises the same seeds.
+    const again = await parity(["--summary-only", "--out", dir], dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(own().length, 4);
+    assert.equal(Deno.readTextFileSync(`${dir}/${own().find((n) => n.endsWith(".csv") && n !== csv)}`), mine);
+    assert.deepEqual(state(), before);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
