@@ -22,6 +22,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from parent_watch import exit_when_parent_dies  # noqa: E402
+
+exit_when_parent_dies()  # a sweep's child stops when the sweep is gone, before the slow torch import
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402

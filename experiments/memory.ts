@@ -4,13 +4,15 @@
  * and optimizer, each remedy below trains `--seeds` replicas for `--epochs`.
  * Configurations run as separate processes, `--jobs` at a time.
  *
- *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--only lstm-h60,gru-h60]
+ *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--only lstm-h60,gru-h60] [--resume]
  *
- * Writes results/memory/<config>/<config>-<run id>.csv (every epoch of every
- * seed) and <config>-<sweep run id>.log, then this sweep's summary to
- * sweep-<run id>-summary.{csv,md} (never the published summary.csv, which
- * `deno task report` writes from results/manifest.json). Exits 1, naming
- * them, if any config fails.
+ * Records its flags in results/memory/sweep-<run id>.json, then writes
+ * results/memory/<config>/<config>-<run id>.csv (every epoch of every seed)
+ * and <config>-<sweep run id>.log (as the child prints), then this sweep's
+ * summary to sweep-<run id>-summary.{csv,md} (never the published
+ * summary.csv, which `deno task report` writes from results/manifest.json).
+ * Exits 1, naming them, if any config fails. Children die with the sweep;
+ * `--resume` reruns only the configs an interrupted sweep left unfinished.
  */
 import { parse } from "csv-parse/sync";
 import {
@@ -25,7 +27,16 @@ import {
   UsageError,
 } from "../lib/cli.ts";
 import { BACKENDS } from "../lib/backend.ts";
-import { runSweep } from "../lib/sweep.ts";
+import { runSweep, type SweepResult } from "../lib/sweep.ts";
+import { stopChildrenOnSignals } from "../lib/parent_watch.ts";
+import { SweepProgress } from "../lib/sweep_progress.ts";
+import {
+  assertSameFlags,
+  completeCsv,
+  latestSweepRecord,
+  type SweepRecord,
+  writeSweepRecord,
+} from "../lib/sweep_record.ts";
 import { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "../lib/summary.ts";
 import { formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { stringify } from "csv-stringify/sync";
@@ -33,7 +44,7 @@ import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_
 import { writeFileAtomic } from "../lib/durable.ts";
 
 const USAGE = `usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N] [--only ids] [--backend auto]
-  [--out results/memory] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}] [--summary-only]
+  [--out results/memory] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}] [--summary-only] [--resume]
 configs: ${ORDER.join(", ")}
 
 Each config's child writes <out>/<config>/<config>-<run id>.csv and its output to <config>-<sweep run id>.log
@@ -41,6 +52,13 @@ Each config's child writes <out>/<config>/<config>-<run id>.csv and its output t
 the published results/memory/summary.csv is deno task report's, from results/manifest.json. --summary-only skips
 the sweep and prints the summary of the latest finished run of every config under --out, writing nothing.
 If any config fails, the sweep names each failed config and its log on stderr (one line) and exits 1.
+Each sweep records its flags in <out>/sweep-<run id>.json; a log grows as its child prints; on a terminal one line
+shows configs and seeds done, time elapsed and left. SIGINT or SIGTERM ends every child before the sweep exits (130,
+143), and a child whose sweep is gone (SIGKILL, a crash) stops by itself.
+--resume: the same command again, after an interruption, continues the latest sweep recorded in --out: it skips
+every config whose CSV is complete (a phase=test row for every seed, at --epochs, from a run since that sweep began),
+reruns the others, and says which. --seeds, --epochs, --backend and --only must be as recorded (else exit 2, naming
+the flag); --jobs and --max-memory may change. Without --resume every config runs again.
 ${EXIT_CODES}`;
 
 function config() {
@@ -53,6 +71,7 @@ function config() {
     out: { type: "string" },
     "max-memory": { type: "string" },
     "summary-only": { type: "boolean" },
+    resume: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -67,6 +86,8 @@ function config() {
     throw new UsageError(`--only must list distinct configs, got "${values.only}"`);
   }
   const summaryOnly = values["summary-only"] ?? false;
+  const resume = values.resume ?? false;
+  if (resume && summaryOnly) throw new UsageError("--resume runs a sweep; it cannot go with --summary-only");
   const out = values.out ?? "results/memory";
   if (summaryOnly) {
     let isDir = false;
@@ -76,7 +97,7 @@ function config() {
     if (!isDir) throw new UsageError(`--out ${out} is not a directory of runs to summarise`);
     if (readRuns(out).length === 0) throw new UsageError(`--out ${out} holds no experiment CSVs to summarise`);
   }
-  return {
+  const cfg = {
     seeds: int("seeds", values.seeds, 20, 1, 4096),
     epochs: int("epochs", values.epochs, 20, 1, 10_000),
     jobs: int("jobs", values.jobs, navigator.hardwareConcurrency, 1, 256),
@@ -85,30 +106,88 @@ function config() {
     out: assertWritable("--out", out, "exp:memory"),
     only,
     summaryOnly,
+    resume,
   };
+  // The sweep resumed, checked before anything is written.
+  const resumes = resume ? latestSweepRecord(cfg.out, TASK) : null;
+  if (resumes) assertSameFlags(resumes, shapingFlags(cfg), cfg.out);
+  return { ...cfg, resumes };
 }
 
-const cfg = parseOrExit(config);
+const TASK = "exp:memory";
+
+/** The flags that shape a sweep's results, as recorded and as `--resume` compares them. */
+function shapingFlags(c: { seeds: number; epochs: number; backend: string; only: string[] }): Record<string, string> {
+  const only = ORDER.filter((id) => c.only.includes(id)).join(",");
+  return { "--seeds": String(c.seeds), "--epochs": String(c.epochs), "--backend": c.backend, "--only": only };
+}
+
+const { resumes, ...cfg } = parseOrExit(config);
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const order = (list: Summary[]) => list.sort((a, b) => ORDER.indexOf(a.config) - ORDER.indexOf(b.config));
 
 if (!cfg.summaryOnly) {
   const runId = newRunId();
-  const jobs = Object.keys(CONFIGS).filter((id) => cfg.only.includes(id)).map((id) => ({
+  const ids = Object.keys(CONFIGS).filter((id) => cfg.only.includes(id));
+  const record: SweepRecord = {
+    task: TASK,
+    runId,
+    since: resumes?.since ?? runId,
+    flags: shapingFlags(cfg),
+    other: { "--jobs": String(cfg.jobs), "--max-memory": String(cfg.maxMemory) },
+    configs: ids,
+  };
+  console.log(`sweep ${runId}: flags recorded in ${writeSweepRecord(cfg.out, record)}`);
+  // Resuming: a config whose CSV is complete is not run again; its CSV joins this sweep's summary.
+  const skipped = new Map<string, string>();
+  if (resumes) {
+    for (const id of ids) {
+      const csv = completeCsv(`${cfg.out}/${id}`, id, cfg.seeds, cfg.epochs, resumes.since);
+      if (csv) skipped.set(id, csv);
+    }
+    const rerun = ids.filter((id) => !skipped.has(id));
+    console.log(
+      `resuming sweep ${resumes.runId}: skipping ${skipped.size} complete config(s)` +
+        (skipped.size ? ` (${[...skipped.keys()].join(", ")})` : "") +
+        `; rerunning ${rerun.length}` + (rerun.length ? ` (${rerun.join(", ")})` : ""),
+    );
+  }
+  const jobs = ids.filter((id) => !skipped.has(id)).map((id) => ({
     id,
     args: [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]
       .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory)]),
   }));
   const t0 = performance.now();
+  const progress = new SweepProgress("configs", jobs.length, jobs.length * cfg.seeds);
+  const running = new Set<string>();
+  const unwatch = stopChildrenOnSignals((killed) =>
+    `stopped sweep ${runId}, ${killed} running config(s) ended` +
+    (running.size ? ` (${[...running].join(", ")})` : "") + `; the same command with --resume finishes it`
+  );
+  const epochLine = /Train Epoch: (\d+)\/(\d+)/g;
   const results = await runSweep("experiments/echo10-h4.ts", jobs, cfg.out, cfg.jobs, runId, (r, done, total) => {
+    running.delete(r.id);
+    progress.finish(r.id, cfg.seeds);
     const last = Deno.readTextFileSync(r.log).trim().split("\n").filter((l) => l.startsWith("success rate")).pop();
-    console.log(
+    progress.log(
       `[${done}/${total}] ${r.id}: exit ${r.code}, ${(r.seconds / 60).toFixed(1)} min; ${last ?? "see " + r.log}`,
     );
+  }, {
+    onStart: (id) => running.add(id),
+    onOutput: (id, text) => {
+      const m = [...text.matchAll(epochLine)].pop();
+      if (m) progress.partial(id, Number(m[1]) / (Number(m[2]) + 1)); // the test is the last step
+    },
   });
+  unwatch();
+  progress.stop();
   console.log(`sweep ${runId} wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
-  const done = results.filter((r) => r.code === 0 && r.csv);
+  const all: SweepResult[] = [
+    ...[...skipped].map(([id, csv]) => ({ id, code: 0, seconds: 0, log: "", csv })),
+    ...results,
+  ];
+  const done = all.filter((r) => r.code === 0 && r.csv);
   if (done.length) {
     // This sweep's summary goes to files of its own: results/memory/summary.{csv,md} are published
     // (deno task report writes them from results/manifest.json), and a user's sweep never changes them.
@@ -122,13 +201,13 @@ if (!cfg.summaryOnly) {
       { createNew: true },
     );
     writeFileAtomic(`${base}.md`, summaryMarkdown(summary), { createNew: true });
-    console.log(`this sweep (${runId}), ${done.length} of ${results.length} config(s): ${base}.csv, ${base}.md`);
+    console.log(`this sweep (${runId}), ${done.length} of ${all.length} config(s): ${base}.csv, ${base}.md`);
     console.log(summaryMarkdown(summary));
   }
-  const failed = results.filter((r) => !done.includes(r));
+  const failed = all.filter((r) => !done.includes(r));
   if (failed.length) {
     console.error(
-      `error: ${failed.length} of ${results.length} config(s) failed: ` +
+      `error: ${failed.length} of ${all.length} config(s) failed: ` +
         failed.map((r) => `${r.id} (exit ${r.code}${r.error ? `: ${r.error.replace(/^error: /, "")}` : ""}; ${r.log})`)
           .join(", "),
     );

@@ -12,7 +12,9 @@
  * Seeds 1..N of each side (their RNGs differ, so a seed means different bits
  * and weights on each side). `--shard i/n` runs every n-th seed from the i-th
  * on both sides, e.g. one shard per machine; seeds already in a per-seed CSV
- * under --out are skipped, so a rerun resumes. Writes
+ * under --out are skipped, so every rerun resumes (`--resume` is accepted, the
+ * same as without it). Children die with the run (lib/parent_watch.ts); an
+ * echolab child's log grows as it prints. Writes
  * results/parity/torch/<config>-<mode>-shard<i>of<n>-job<j>.csv (a row per
  * seed as it finishes), results/parity/echolab/<config>-<mode>-<run id>.csv
  * (per seed, from the experiment's own CSV kept under echolab/raw/), then
@@ -25,6 +27,9 @@ import { assertWritable, int, parseOrExit, UsageError } from "../lib/cli.ts";
 import { stringify } from "csv-stringify/sync";
 import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
+import { isStopping, spawnChild, stopChildrenOnSignals } from "../lib/parent_watch.ts";
+import { runLogged } from "../lib/sweep.ts";
+import { SweepProgress } from "../lib/sweep_progress.ts";
 import {
   echolabSeedRows,
   MODES,
@@ -83,6 +88,7 @@ function config() {
       "max-seeds": { type: "string" },
       out: { type: "string" },
       "summary-only": { type: "boolean" },
+      resume: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -91,7 +97,14 @@ function config() {
   if (values.help) {
     console.log(
       `usage: deno task exp:parity [--only ids] [--jobs 2] [--shard i/n] [--max-seeds N] [--out results/parity]
-  [--summary-only]\nconfigs: ${IDS.join(", ")}`,
+  [--summary-only] [--resume]\nconfigs: ${IDS.join(", ")}
+Every run resumes: seeds already in a per-seed CSV under --out (any earlier run, whatever its flags) are skipped,
+and only the others run: an interrupted torch unit keeps each seed it finished (a row per seed), an interrupted
+echolab unit runs its seeds again (they are kept when its child finishes). --resume is accepted and changes nothing:
+unlike exp:memory there is no sweep record to match flags against, since each seed is kept or run on its own.
+Children die with the run: SIGINT or SIGTERM ends them before it exits (130, 143); a child whose run is gone
+stops by itself. Echolab logs grow as their children print; on a terminal one line shows units and seeds done,
+time elapsed and left.`,
     );
     Deno.exit(0);
   }
@@ -133,8 +146,13 @@ async function torchAvailable(): Promise<string | null> {
 /** One subprocess of the run: an echolab experiment or a torch shard. */
 interface Unit {
   label: string;
+  /** Seeds it runs. */
+  seeds: number;
   run: () => Promise<string>;
 }
+
+/** The run's progress line (a silent one until the units start). */
+let progress = new SweepProgress("units", 0, 0, false);
 
 async function echolabUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds: number[]): Promise<string> {
   const name = `${c.id}-${mode}`;
@@ -161,11 +179,13 @@ async function echolabUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds:
     dir,
     ...(mode === "fixed" ? ["--fixed-series"] : []),
   ];
-  const out = await new Deno.Command("deno", { args, stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } })
-    .output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   const runId = newRunId();
-  writeFileAtomic(`${dir}/${name}-${runId}.log`, text, { createNew: true });
+  const label = `echolab ${c.id} ${mode}`;
+  const out = await runLogged("deno", args, `${dir}/${name}-${runId}.log`, (t) => {
+    const m = [...t.matchAll(/Train Epoch: (\d+)\/(\d+)/g)].pop();
+    if (m) progress.partial(label, Number(m[1]) / (Number(m[2]) + 1)); // the test is the last step
+  });
+  const text = out.stdout;
   const csv = /^csv: (.+)$/m.exec(text)?.[1];
   if (out.code !== 0 || !csv) return `exit ${out.code}, see ${dir}/${name}-${runId}.log`;
   const rows = echolabSeedRows(Deno.readTextFileSync(csv), c.id, mode);
@@ -194,7 +214,8 @@ async function torchUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds: n
     `${cfg.out}/torch/${c.id}-${mode}-shard${cfg.shard}of${cfg.shards}-job${job}.csv`,
   ];
   Deno.mkdirSync(`${cfg.out}/torch`, { recursive: true });
-  const child = new Deno.Command(PYTHON, { args, stdout: "piped", stderr: "piped" }).spawn();
+  const child = spawnChild(PYTHON, args);
+  const label = `torch ${c.id} ${mode} job ${job}`;
   const lines: string[] = [];
   const errText = new Response(child.stderr).text();
   let pending = "";
@@ -202,8 +223,10 @@ async function torchUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds: n
     const parts = (pending + chunk).split("\n");
     pending = parts.pop()!;
     for (const l of parts.filter((l) => l.trim())) {
-      console.log(`  ${l}`);
       lines.push(l);
+      progress.seeds(1);
+      progress.partial(label, lines.length / seeds.length);
+      progress.log(`  ${l}`);
     }
   }
   if (pending.trim()) lines.push(pending);
@@ -221,37 +244,57 @@ if (!cfg.summaryOnly) {
   const has = (side: string, id: string, mode: string, seed: number) =>
     done.some((r) => r.side === side && r.config === id && r.mode === mode && r.seed === seed);
   const units: Unit[] = [];
+  let seedsTotal = 0;
   for (const c of CONFIGS.filter((c) => cfg.only.includes(c.id))) {
     const seeds = shardSeeds(Math.min(c.seeds, cfg.maxSeeds), cfg.shard, cfg.shards);
     for (const mode of MODES) {
       const eTodo = seeds.filter((s) => !has("echolab", c.id, mode, s));
       const tTodo = seeds.filter((s) => !has("torch", c.id, mode, s));
       const tag = `${c.id} ${mode}`;
+      seedsTotal += eTodo.length + (noTorch ? 0 : tTodo.length);
       console.log(
         `${tag}: echolab ${eTodo.length}/${seeds.length} seeds to run, torch ` +
           (noTorch ? "skipped" : `${tTodo.length}/${seeds.length}`) + ` (shard ${cfg.shard}/${cfg.shards})`,
       );
-      if (eTodo.length) units.push({ label: `echolab ${tag}`, run: () => echolabUnit(c, mode, eTodo) });
+      if (eTodo.length) {
+        units.push({ label: `echolab ${tag}`, seeds: eTodo.length, run: () => echolabUnit(c, mode, eTodo) });
+      }
       if (!noTorch && tTodo.length) {
         splitRoundRobin(tTodo, cfg.jobs).forEach((part, j) =>
-          units.push({ label: `torch ${tag} job ${j + 1}`, run: () => torchUnit(c, mode, part, j + 1) })
+          units.push({
+            label: `torch ${tag} job ${j + 1}`,
+            seeds: 0, // counted as each seed's row is printed
+            run: () => torchUnit(c, mode, part, j + 1),
+          })
         );
       }
     }
   }
   let finished = 0;
   const total = units.length;
+  progress = new SweepProgress("units", total, seedsTotal);
+  const running = new Set<string>();
+  const unwatch = stopChildrenOnSignals((killed) =>
+    `stopped the parity run, ${killed} running unit(s) ended` +
+    (running.size ? ` (${[...running].join(", ")})` : "") + "; the same command again runs the seeds left"
+  );
   const worker = async () => {
-    for (let u = units.shift(); u; u = units.shift()) {
+    for (let u = units.shift(); u && !isStopping(); u = units.shift()) {
       const u0 = performance.now();
-      console.log(`start ${u.label}`);
+      progress.log(`start ${u.label}`);
+      running.add(u.label);
       const result = await u.run();
-      console.log(
+      if (isStopping()) return; // a signal is ending the run: report nothing more
+      running.delete(u.label);
+      progress.finish(u.label, u.seeds);
+      progress.log(
         `[${++finished}/${total}] ${u.label}: ${result}, ${((performance.now() - u0) / 60000).toFixed(1)} min`,
       );
     }
   };
   await Promise.all(Array.from({ length: cfg.jobs }, worker));
+  unwatch();
+  progress.stop();
   console.log(`parity wall time: ${((performance.now() - t0) / 60000).toFixed(1)} min`);
 }
 

@@ -6,6 +6,7 @@ import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
 import { SimpleRNN } from "./models.ts";
 import { makeOptimizer } from "./optim.ts";
+import { exitWhenParentDies } from "./parent_watch.ts";
 import { Progress } from "./progress.ts";
 import { echoCheck, testEpoch, trainEpoch } from "./train.ts";
 
@@ -97,6 +98,7 @@ const pct = (x: number) => `${x.toFixed(1)}%`;
  */
 export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.args): Promise<ExperimentResult> {
   quietTfjsWarnings();
+  exitWhenParentDies(); // a sweep's child stops when its sweep is gone (lib/parent_watch.ts)
   const cfg = configFromArgs(spec, argv);
   let backend;
   try {

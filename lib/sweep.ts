@@ -2,9 +2,13 @@
  * Runs independent experiment configurations as child processes, `jobs` at a
  * time, so a sweep uses every core (tfjs's cpu and wasm backends use one
  * core per process). Each child is an ordinary experiment script run with
- * flags; its output goes to a log file beside its CSV, named with the
- * sweep's run id so that no earlier log is overwritten.
+ * flags; its output goes to a log file beside its CSV as it arrives, named
+ * with the sweep's run id so that no earlier log is overwritten. Children
+ * die with the sweep (lib/parent_watch.ts): SIGINT or SIGTERM of the sweep
+ * ends them before it exits, and a child whose sweep is gone stops itself.
  */
+import { writeAll } from "./durable.ts";
+import { isStopping, spawnChild } from "./parent_watch.ts";
 
 /** One configuration of a sweep. */
 export interface SweepJob {
@@ -26,13 +30,69 @@ export interface SweepResult {
   error?: string;
 }
 
+/** Callbacks of {@linkcode runSweep} besides the one per finished job. */
+export interface SweepHooks {
+  /** A job's child has started; its log is `log`. */
+  onStart?: (id: string, log: string) => void;
+  /** A piece of a job's stdout, already in its log (pieces need not end at line ends). */
+  onOutput?: (id: string, text: string) => void;
+}
+
+/** What a child printed and how it exited, from {@linkcode runLogged}. */
+export interface LoggedRun {
+  code: number;
+  stdout: string;
+  /** The last non-blank line of its stderr, if any. */
+  error?: string;
+}
+
 const ROOT = new URL("../", import.meta.url).pathname;
+
+/**
+ * Runs `command args` as a watched child (lib/parent_watch.ts) and writes its
+ * stdout and stderr to `log`, a new file, as they arrive (each piece whole,
+ * short writes looped), so a long run can be followed with `tail -f`.
+ * `onStdout` sees each piece of stdout after it is in the log.
+ */
+export async function runLogged(
+  command: string,
+  args: string[],
+  log: string,
+  onStdout: (text: string) => void = () => {},
+  env: Record<string, string> = { NO_COLOR: "1" },
+): Promise<LoggedRun> {
+  const file = Deno.openSync(log, { write: true, createNew: true });
+  try {
+    const child = spawnChild(command, args, env);
+    const copy = async (stream: ReadableStream<Uint8Array>, each: (text: string) => void) => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) {
+        writeAll(file, chunk);
+        each(decoder.decode(chunk, { stream: true }));
+      }
+    };
+    let stdout = "", stderr = "";
+    await Promise.all([
+      copy(child.stdout, (t) => {
+        stdout += t;
+        onStdout(t);
+      }),
+      copy(child.stderr, (t) => stderr += t),
+    ]);
+    const { code } = await child.status;
+    return { code, stdout, error: stderr.trim().split("\n").filter((l) => l.trim() !== "").pop() };
+  } finally {
+    file.close();
+  }
+}
 
 /**
  * Runs `script` (a path under experiments/) once per job with `--out
  * <outDir>/<id>` and `--name <id>`, at most `jobs` at once, calling `onDone`
  * as each finishes; each job's output goes to `<outDir>/<id>/<id>-<runId>.log`,
- * a new file. Jobs start in the given order: put the longest first.
+ * a new file, as it is printed. Jobs start in the given order: put the
+ * longest first. Once a signal is stopping the sweep
+ * (`stopChildrenOnSignals`), no job starts and none is reported.
  */
 export async function runSweep(
   script: string,
@@ -41,37 +101,24 @@ export async function runSweep(
   jobs: number,
   runId: string,
   onDone: (r: SweepResult, done: number, total: number) => void,
+  hooks: SweepHooks = {},
 ): Promise<SweepResult[]> {
   const queue = [...list];
   const results: SweepResult[] = [];
   const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const dir = `${outDir}/${job.id}`;
+    for (let job = queue.shift(); job && !isStopping(); job = queue.shift()) {
+      const id = job.id;
+      const dir = `${outDir}/${id}`;
       Deno.mkdirSync(dir, { recursive: true });
-      const log = `${dir}/${job.id}-${runId}.log`;
+      const log = `${dir}/${id}-${runId}.log`;
       const t0 = performance.now();
-      const child = new Deno.Command("deno", {
-        args: [
-          "run",
-          "--allow-read",
-          `--allow-write=${dir}`,
-          `${ROOT}${script}`,
-          ...job.args,
-          "--name",
-          job.id,
-          "--out",
-          dir,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      });
-      const out = await child.output();
-      const stdout = new TextDecoder().decode(out.stdout), stderr = new TextDecoder().decode(out.stderr);
-      Deno.writeTextFileSync(log, stdout + stderr, { createNew: true });
-      const csv = /^csv: (.+)$/m.exec(stdout)?.[1];
-      const error = stderr.trim().split("\n").filter((l) => l.trim() !== "").pop();
-      const r = { id: job.id, code: out.code, seconds: (performance.now() - t0) / 1000, log, csv, error };
+      const args = ["run", "--allow-read", `--allow-write=${dir}`, `${ROOT}${script}`, ...job.args];
+      const run = runLogged("deno", [...args, "--name", id, "--out", dir], log, (t) => hooks.onOutput?.(id, t));
+      hooks.onStart?.(id, log);
+      const out = await run;
+      if (isStopping()) return;
+      const csv = /^csv: (.+)$/m.exec(out.stdout)?.[1];
+      const r = { id, code: out.code, seconds: (performance.now() - t0) / 1000, log, csv, error: out.error };
       results.push(r);
       onDone(r, results.length, list.length);
     }
