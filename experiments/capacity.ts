@@ -20,6 +20,7 @@
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { BACKENDS, describeBackend } from "../lib/backend.ts";
 import {
+  assertMeasures,
   assertMemory,
   assertWritable,
   DEFAULT_MAX_MEMORY_GIB,
@@ -34,7 +35,8 @@ import {
 } from "../lib/cli.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
-import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
+import { type CellKind, CELLS, kernelThatRuns, SimpleRNN } from "../lib/models.ts";
+import { assertFitsWebGpu } from "../lib/webgpu_limits.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
 import {
@@ -95,14 +97,8 @@ ${EXIT_CODES}`);
   const echoMax = int("echo-max", values["echo-max"], 40, 1, bptt);
   const group = int("group", values.group, echoMax, 1, echoMax);
   const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
-  for (const cell of cells) {
-    const hidden = Math.max(...hiddens), c = { seeds: seeds * group, batch: 5, series, bptt, hidden, layers: 1, cell };
-    assertMemory({ ...c, optimizer: "rmsprop", budgetGiB }, {
-      seeds: `--seeds ${seeds} x --group ${group} =`,
-      hidden: "--hiddens",
-    });
-  }
-  return {
+  assertMeasures(echoMax, series, "--echo-max");
+  const cfg = {
     shard: Number(m[1]),
     shards: Number(m[2]),
     seeds,
@@ -115,12 +111,34 @@ ${EXIT_CODES}`);
     group,
     backend: oneOf("backend", values.backend, "auto", BACKENDS),
     out: assertWritable("--out", values.out ?? "results/capacity", "exp:capacity"),
+    budgetGiB,
   };
+  assertFits(cfg, cfg.backend);
+  return cfg;
+}
+
+/**
+ * The largest model the grid trains (the widest hidden size, seeds x group
+ * replicas) within --max-memory for the recurrence that runs on `backend`,
+ * and, on webgpu, within the adapter's buffer limit.
+ */
+function assertFits(c: ReturnType<typeof config>, backend: string): void {
+  const hidden = Math.max(...c.hiddens), replicas = c.seeds * c.group;
+  for (const cell of c.cells) {
+    const run = { seeds: replicas, batch: 5, series: c.series, bptt: c.bptt, hidden, layers: 1, cell };
+    const kernel = kernelThatRuns("auto", backend, hidden);
+    assertMemory({ ...run, optimizer: "rmsprop", kernel, budgetGiB: c.budgetGiB, backend }, {
+      seeds: `--seeds ${c.seeds} x --group ${c.group} =`,
+      hidden: "--hiddens",
+    });
+    if (backend === "webgpu") assertFitsWebGpu({ ...run, echoStep: c.echoMax });
+  }
 }
 
 const cfg = parseOrExit(config);
 quietTfjsWarnings();
 console.log(describeBackend(await useBackendOrExit(cfg.backend)));
+parseOrExit(() => assertFits(cfg, tf.getBackend()));
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const spec = { cells: cfg.cells, hiddens: cfg.hiddens, echoMax: cfg.echoMax };

@@ -10,8 +10,8 @@
  */
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { describeBackend } from "../lib/backend.ts";
-import { parseOrExit, UsageError, useBackendOrExit } from "../lib/cli.ts";
-import { configFromArgs, echoDataFor } from "../lib/experiment.ts";
+import { flagGiven, parseOrExit, UsageError, useBackendOrExit } from "../lib/cli.ts";
+import { assertRunsHere, configFromArgs, echoDataFor } from "../lib/experiment.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, SimpleRNN } from "../lib/models.ts";
@@ -26,8 +26,10 @@ const PROBE_BATCH = 20;
 const cfg = configFromArgs({
   name: "gradients",
   task: "exp:gradients",
-  about: "Mean |d loss_t / d x_(t-k)| against lag k for each cell, at initialisation and after training at echo 10.",
+  about: "Mean |d loss_t / d x_(t-k)| against lag k for each cell (or the one --cell names), at initialisation " +
+    "and after training at echo 10.",
   knobs: { echoStep: 10, hidden: 60, epochs: 5, seeds: [1, 2], out: "results/gradients" },
+  everyCellByDefault: true,
 }, Deno.args);
 parseOrExit(() => {
   if (cfg.echoStep > PROBE_LENGTH - 1) {
@@ -38,16 +40,28 @@ parseOrExit(() => {
     );
   }
 });
+// Every cell unless --cell names one.
+const cells = flagGiven(Deno.args, "cell") ? [cfg.cell] : CELLS_COMPARED;
 quietTfjsWarnings();
 console.log(describeBackend(await useBackendOrExit(cfg.backend)));
+parseOrExit(() => assertRunsHere(cfg));
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const runId = newRunId();
-const log = CsvLog.create(`${cfg.out}/gradients-${runId}.csv`, [
+const log = CsvLog.create(`${cfg.out}/${cfg.name || "gradients"}-${runId}.csv`, [
   "run_id",
   "cell",
+  "identity_scale",
   "hidden",
+  "layers",
   "echo_step",
+  "bptt",
+  "batch",
+  "series",
+  "lr",
+  "optimizer",
+  "clip",
+  "fixed_series",
   "seed",
   "phase",
   "epochs_trained",
@@ -69,16 +83,32 @@ const stack = (k: "x" | "y") =>
   tf.tensor4d(Float32Array.from(probe.flatMap((c) => [...c[k]])), [S, PROBE_BATCH, PROBE_LENGTH, 1]);
 const px = stack("x"), py = stack("y");
 
-for (const cell of CELLS_COMPARED) {
-  const model = new SimpleRNN({ cell, hidden: cfg.hidden, layers: cfg.layers, seeds: cfg.seeds, kernel: cfg.kernel });
+for (const cell of cells) {
+  const model = new SimpleRNN({
+    cell,
+    hidden: cfg.hidden,
+    layers: cfg.layers,
+    seeds: cfg.seeds,
+    kernel: cfg.kernel,
+    identityScale: cfg.identityScale,
+  });
   const record = async (phase: string, testAcc: number[]) => {
     const byLag = await inputGradientByLag(model, px, py);
     byLag.forEach((row, r) =>
       log.append(...row.map((g, lag) => ({
         run_id: runId,
         cell,
+        identity_scale: cell === "irnn" ? cfg.identityScale : "",
         hidden: cfg.hidden,
+        layers: cfg.layers,
         echo_step: cfg.echoStep,
+        bptt: cfg.bptt,
+        batch: cfg.batch,
+        series: cfg.series,
+        lr: cfg.lr,
+        optimizer: cfg.optimizer,
+        clip: cfg.clip,
+        fixed_series: cfg.fixedSeries,
         seed: cfg.seeds[r],
         phase,
         epochs_trained: phase === "init" ? 0 : cfg.epochs,

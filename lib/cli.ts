@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type BackendChoice, type BackendName, BACKENDS, useBackend } from "./backend.ts";
-import { type CellKind, CELLS, type KernelKind, KERNELS } from "./models.ts";
+import { type CellKind, CELLS, type KernelKind, KERNELS, kernelThatRuns } from "./models.ts";
 import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
@@ -24,10 +24,15 @@ export interface RunConfig {
   backend: BackendName;
   kernel: KernelKind;
   out: string;
+  /** `--max-memory`, GiB: the largest estimated run allowed. */
+  maxMemory: number;
 }
 
 /** The knobs an experiment sets at its top; flags override them. */
 export type Knobs = Partial<RunConfig> & { seed?: number };
+
+/** Default of `--max-memory`, GiB. */
+export const DEFAULT_MAX_MEMORY_GIB = 4;
 
 /** The notebook's settings (cells 2, 11, 12): what every experiment starts from. */
 export const NOTEBOOK: RunConfig = {
@@ -49,6 +54,7 @@ export const NOTEBOOK: RunConfig = {
   backend: "auto",
   kernel: "auto",
   out: "results",
+  maxMemory: DEFAULT_MAX_MEMORY_GIB,
 };
 
 /** A bad command line: the message is one line naming the flag and what is allowed. */
@@ -115,6 +121,18 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
   options: O,
   allowPositionals = false,
 ) {
+  // `--lr -1`: node's parseArgs calls a value that starts with "-" ambiguous; a negative number is a value,
+  // refused by its range check like any other.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
+  args = joined;
   let parsed;
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals, tokens: true });
@@ -231,9 +249,6 @@ export async function useBackendOrExit(name: BackendName): Promise<BackendChoice
   }
 }
 
-/** Default of `--max-memory`, GiB. */
-export const DEFAULT_MAX_MEMORY_GIB = 4;
-
 /** Gates per cell: rows of its weight matrices per hidden unit. */
 const CELL_GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
 
@@ -252,15 +267,33 @@ export interface MemoryEstimate {
   total: number;
 }
 
-/** How many tensors of a step's size the fused and op-level BPTT keep per gate (forward values, grads, temporaries). */
-const ACTIVATION_FACTOR = 4;
+/**
+ * Float32 values a training step keeps alive per replica, batch row, time
+ * step, layer and hidden unit of each gate block plus one (forward values,
+ * the tape of tfjs's autodiff or the fused kernels, gradients and
+ * temporaries), measured with the largest live tensor bytes over an epoch of
+ * every cell at H 1-128, 1-3 layers (op-level 12-26, fused 4-19 with the
+ * per-step floats below; see tests/failures_test.ts, which checks the
+ * estimate against a measured run).
+ */
+export const ACTIVATION_FACTOR: Record<"op" | "fused", number> = { op: 28, fused: 8 };
+
+/** Float32 values per replica, batch row and time step independent of H: logits, targets, loss terms. */
+const PER_STEP_FLOATS = 32;
+
+/**
+ * Bytes of tensors the wasm backend may hold: its memory is one WebAssembly
+ * memory of at most 4 GiB that grows by copying, so a run is refused well
+ * before that (past it tfjs-wasm aborts mid-run).
+ */
+export const WASM_TENSOR_BUDGET = 3 * 2 ** 30;
 
 /**
  * Bytes a run needs before it allocates: its data (seeds x batch x series
- * bits, x and y, train and test: one byte each), its parameters with their
- * gradients and optimizer moments (float32), and the activations of one
- * truncated-BPTT chunk (seeds x batch x T x layers x gates x H float32,
- * times a small factor for the backward pass).
+ * bits, x and y, train and test: one byte each, in JavaScript), its
+ * parameters with their gradients and optimizer moments (float32), and the
+ * activations of one truncated-BPTT chunk for the recurrence that will run
+ * (`kernel`, see {@linkcode ACTIVATION_FACTOR}; default `op`, the larger).
  */
 export function estimateMemory(c: {
   seeds: number;
@@ -271,11 +304,14 @@ export function estimateMemory(c: {
   layers: number;
   cell: CellKind;
   optimizer: OptimizerName;
+  kernel?: "op" | "fused";
 }): MemoryEstimate {
   const moments = c.optimizer === "adam" ? 2 : 1;
   const data = c.seeds * c.batch * c.series * 2 * 2;
   const parameters = c.seeds * parameterCount(c.cell, c.hidden, c.layers) * 4 * (2 + moments);
-  const activations = c.seeds * c.batch * c.bptt * c.layers * CELL_GATES[c.cell] * c.hidden * 4 * ACTIVATION_FACTOR;
+  const perStep = c.layers * (CELL_GATES[c.cell] + 1) * c.hidden * ACTIVATION_FACTOR[c.kernel ?? "op"] +
+    PER_STEP_FLOATS;
+  const activations = c.seeds * c.batch * c.bptt * perStep * 4;
   return { data, parameters, activations, total: data + parameters + activations };
 }
 
@@ -283,14 +319,17 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 /**
  * Throws a {@linkcode UsageError} naming the flags that make a run need more
- * than `budgetGiB` (see {@linkcode estimateMemory}).
+ * than `budgetGiB` (see {@linkcode estimateMemory}), or, on the wasm backend
+ * (`backend` "wasm"), more tensor memory than {@linkcode WASM_TENSOR_BUDGET}.
  */
 export function assertMemory(
-  c: Parameters<typeof estimateMemory>[0] & { budgetGiB: number },
+  c: Parameters<typeof estimateMemory>[0] & { budgetGiB: number; backend?: string },
   flags: { seeds?: string; hidden?: string } = {},
 ): void {
   const e = estimateMemory(c);
-  if (e.total <= c.budgetGiB * 2 ** 30) return;
+  const overBudget = e.total > c.budgetGiB * 2 ** 30;
+  const overWasm = c.backend === "wasm" && e.parameters + e.activations > WASM_TENSOR_BUDGET;
+  if (!overBudget && !overWasm) return;
   const seeds = `${flags.seeds ?? "--seeds"} ${c.seeds}`, hidden = `${flags.hidden ?? "--hidden"} ${c.hidden}`;
   const parts: [number, string][] = [
     [e.data, `data ${gib(e.data)} from ${seeds} x --batch ${c.batch} x --series ${c.series}`],
@@ -300,19 +339,49 @@ export function assertMemory(
     ],
     [
       e.activations,
-      `activations ${
+      `${c.kernel ?? "op"}-level activations ${
         gib(e.activations)
       } from ${seeds} x --batch ${c.batch} x --bptt ${c.bptt} x ${hidden} x --layers ${c.layers}`,
     ],
   ];
-  const [, worst] = parts.reduce((a, b) => (b[0] > a[0] ? b : a));
+  const [, worst] = parts.filter((p) => !overWasm || p !== parts[0]).reduce((a, b) => (b[0] > a[0] ? b : a));
+  if (overWasm && !overBudget) {
+    throw new UsageError(
+      `this run needs about ${gib(e.parameters + e.activations)} of tensors (${worst}), over the ` +
+        `${gib(WASM_TENSOR_BUDGET)} the wasm backend can hold; lower those flags or use --backend cpu`,
+    );
+  }
   throw new UsageError(
     `this run needs about ${gib(e.total)} (${worst}), over the --max-memory budget of ${c.budgetGiB} GiB; ` +
       `lower those flags or raise --max-memory`,
   );
 }
 
-const MAX_SEED = 2 ** 32 - 1;
+/** The largest seed: seeds are unsigned 32-bit integers. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * The largest share of a series' targets that may be the zeros the echo
+ * shift fills in (`echoStep / series`). Past it a model that predicts zeros
+ * scores well without remembering anything, so the run would measure
+ * nothing. An echo step longer than `--bptt` is a real experiment and stays
+ * allowed.
+ */
+export const MAX_ZERO_FILL_SHARE = 0.1;
+
+/**
+ * Throws a {@linkcode UsageError} unless at most
+ * {@linkcode MAX_ZERO_FILL_SHARE} of a series' targets are zero-filled.
+ */
+export function assertMeasures(echoStep: number, series: number, echoFlag = "--echo-step"): void {
+  if (echoStep <= MAX_ZERO_FILL_SHARE * series) return;
+  throw new UsageError(
+    `${echoFlag} ${echoStep} with --series ${series} makes ${(100 * echoStep / series).toFixed(1)}% of the targets ` +
+      `zero fill (at most ${100 * MAX_ZERO_FILL_SHARE}%: ${echoFlag} up to ${
+        Math.floor(MAX_ZERO_FILL_SHARE * series)
+      } at this --series, or --series at least ${Math.ceil(echoStep / MAX_ZERO_FILL_SHARE)})`,
+  );
+}
 
 const OPTIONS = {
   name: { type: "string" },
@@ -338,6 +407,17 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** An integer as a person types it: optional minus, digits; no hex, binary, exponent, sign `+` or spaces. */
+const PLAIN_INTEGER = /^-?\d+$/;
+/** A decimal number: digits with an optional fraction and exponent (`0.001`, `1e-3`); no hex, `Infinity` or spaces. */
+const PLAIN_DECIMAL = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * The integer flag `--flag`: plain decimal digits in `min..max`, else a
+ * {@linkcode UsageError} naming the flag, the range and the value given
+ * (a negative value or `0x10` gets the same message as any value out of
+ * range). An absent flag takes `fallback`.
+ */
 export function int(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) {
     if (fallback < min || fallback > max) {
@@ -348,12 +428,18 @@ export function int(flag: string, raw: string | undefined, fallback: number, min
     return fallback;
   }
   const v = Number(raw);
-  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
+  if (!PLAIN_INTEGER.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) {
     throw new UsageError(`--${flag} must be an integer in ${min}..${max}, got "${raw}"`);
   }
   return v;
 }
 
+/**
+ * The number flag `--flag`: a plain decimal (exponent allowed, `Infinity`,
+ * hex and overflowing values such as `1e999` refused) in `[min, max]`, or
+ * `(min, max]` with `minOpen`, else a {@linkcode UsageError} naming the flag
+ * and the range. An absent flag takes `fallback`.
+ */
 export function real(
   flag: string,
   raw: string | undefined,
@@ -364,7 +450,7 @@ export function real(
 ): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v) || v > max || v < min || (minOpen && v === min)) {
+  if (!PLAIN_DECIMAL.test(raw) || !Number.isFinite(v) || v > max || v < min || (minOpen && v === min)) {
     throw new UsageError(`--${flag} must be a number in ${minOpen ? "(" : "["}${min}, ${max}], got "${raw}"`);
   }
   return v;
@@ -378,17 +464,32 @@ export function oneOf<T extends string>(flag: string, raw: string | undefined, f
   return raw as T;
 }
 
+/** The most replicas one run trains, in every form of `--seeds`. */
+export const MAX_REPLICAS = 4096;
+
 function parseSeeds(seedRaw: string | undefined, seedsRaw: string | undefined, knobs: Knobs): number[] {
   const first = int("seed", seedRaw, knobs.seed ?? knobs.seeds?.[0] ?? 1, 0, MAX_SEED);
   if (seedsRaw === undefined) return seedRaw === undefined && knobs.seeds ? knobs.seeds : [first];
   if (seedsRaw.includes(",")) {
-    const list = seedsRaw.split(",").map((s) => int("seeds", s, 0, 0, MAX_SEED));
+    if (seedRaw !== undefined) {
+      throw new UsageError(`--seed ${seedRaw} cannot be given with a list in --seeds (the list names every seed)`);
+    }
+    const parts = seedsRaw.split(",");
+    if (parts.length > MAX_REPLICAS) {
+      throw new UsageError(`--seeds must list at most ${MAX_REPLICAS} seeds, got ${parts.length}`);
+    }
+    const list = parts.map((s) => int("seeds", s, 0, 0, MAX_SEED));
     if (new Set(list).size !== list.length) throw new UsageError(`--seeds must list distinct seeds, got "${seedsRaw}"`);
     return list;
   }
-  const n = int("seeds", seedsRaw, 1, 1, 4096);
+  const n = int("seeds", seedsRaw, 1, 1, MAX_REPLICAS);
   if (first + n - 1 > MAX_SEED) throw new UsageError(`--seeds ${n} from --seed ${first} passes ${MAX_SEED}`);
   return Array.from({ length: n }, (_, i) => first + i);
+}
+
+/** Whether `argv` gives `--flag` (as `--flag`, `--flag=value` or, for `-h`, its short form). */
+export function flagGiven(argv: string[], flag: string): boolean {
+  return argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
 }
 
 /**
@@ -396,7 +497,11 @@ function parseSeeds(seedRaw: string | undefined, seedsRaw: string | undefined, k
  * with a one-line message for an unknown flag, a non-number or a value out
  * of range. Returns null when `--help` was asked for.
  */
-export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | null {
+export function parseRunArgs(
+  argv: string[],
+  knobs: Knobs = {},
+  opts: { everyCellByDefault?: boolean } = {},
+): RunConfig | null {
   const { values } = parseFlags(argv, OPTIONS);
   if (values.help) return null;
   const base = { ...NOTEBOOK, ...knobs };
@@ -426,14 +531,31 @@ export function parseRunArgs(argv: string[], knobs: Knobs = {}): RunConfig | nul
     backend: oneOf("backend", values.backend, base.backend, BACKENDS),
     kernel: oneOf("kernel", values.kernel, base.kernel, KERNELS),
     out: values.out ?? base.out,
+    maxMemory: real("max-memory", values["max-memory"], base.maxMemory, 0, 1e6, true),
   };
+  assertMeasures(cfg.echoStep, cfg.series);
+  const cellsRun = opts.everyCellByDefault && values.cell === undefined ? CELLS : [cfg.cell];
+  if (values["identity-scale"] !== undefined && !cellsRun.includes("irnn")) {
+    throw new UsageError(`--identity-scale applies to --cell irnn only, got --cell ${cfg.cell}`);
+  }
   if (cfg.out.trim() === "") throw new UsageError(`--out must name a directory, got ""`);
+  assertRunMemory(cfg, cfg.backend);
+  return cfg;
+}
+
+/**
+ * {@linkcode assertMemory} for a run configuration on `backend` (a flag
+ * value before a backend is loaded, or the loaded tfjs backend's name after),
+ * counted for the recurrence that will run there.
+ */
+export function assertRunMemory(cfg: RunConfig, backend: string): void {
   assertMemory({
     ...cfg,
     seeds: cfg.seeds.length,
-    budgetGiB: real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true),
+    kernel: kernelThatRuns(cfg.kernel, backend, cfg.hidden),
+    budgetGiB: cfg.maxMemory,
+    backend,
   });
-  return cfg;
 }
 
 /**
@@ -452,13 +574,16 @@ usage: deno task ${script} [flags]
 
   --name NAME         experiment name in the CSV and its file name (default: the script's)
   --seed N            first seed (default ${seed}); a seed fixes data, init and results
-  --seeds N|a,b,c     train N replicas (consecutive from --seed) or the listed seeds at once (default ${seeds})
+  --seeds N|a,b,c     train N replicas (consecutive from --seed) or the listed seeds (not with --seed) at once,
+                      at most ${MAX_REPLICAS} (default ${seeds})
   --epochs N          training epochs, 1..10000 (default ${d.epochs})
-  --echo-step N       echo delay, 1..series-1 (default ${d.echoStep})
+  --echo-step N       echo delay, at most ${
+    100 * MAX_ZERO_FILL_SHARE
+  }% of --series (zero-filled targets) (default ${d.echoStep})
   --hidden N          hidden units per layer, 1..4096 (default ${d.hidden})
   --layers N          stacked recurrent layers, 1..64 (default ${d.layers})
   --cell NAME         ${CELLS.join("|")} (default ${d.cell})
-  --identity-scale X  irnn: scale of the identity recurrent matrix, (0, 10] (default ${d.identityScale})
+  --identity-scale X  --cell irnn only: scale of the identity recurrent matrix, (0, 10] (default ${d.identityScale})
   --bptt N            truncated-BPTT chunk length T, divides --series (default ${d.bptt})
   --batch N           bit streams per series, 1..4096 (default ${d.batch})
   --series N          series length, 1..10000000 (default ${d.series})

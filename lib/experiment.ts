@@ -1,7 +1,17 @@
 import { quietTfjsWarnings, tf } from "./tf.ts";
 import { describeBackend, useBackend } from "./backend.ts";
 import { WEBGPU_MAX_HIDDEN } from "./fused_webgpu.ts";
-import { assertWritable, type Knobs, parseOrExit, parseRunArgs, type RunConfig, usage } from "./cli.ts";
+import {
+  assertRunMemory,
+  assertWritable,
+  type Knobs,
+  parseOrExit,
+  parseRunArgs,
+  type RunConfig,
+  usage,
+  UsageError,
+} from "./cli.ts";
+import { assertFitsWebGpu } from "./webgpu_limits.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
 import { SimpleRNN } from "./models.ts";
@@ -29,6 +39,7 @@ export const CSV_COLUMNS = [
   "backend",
   "kernel",
   "cell",
+  "identity_scale",
   "echo_step",
   "hidden",
   "layers",
@@ -52,6 +63,8 @@ export interface ExperimentSpec {
   /** One paragraph for --help. */
   about: string;
   knobs: Knobs;
+  /** Runs every cell unless `--cell` names one (exp:gradients), so `--identity-scale` applies without `--cell irnn`. */
+  everyCellByDefault?: boolean;
   /** Run the notebook's random-sequence check (cells 13-16) after the test. */
   echoCheck?: boolean;
 }
@@ -68,13 +81,28 @@ export interface ExperimentResult {
 /** Parses flags; on bad input prints one line and exits 2, on --help prints usage and exits 0. */
 export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig {
   const cfg = parseOrExit(() => {
-    const cfg = parseRunArgs(argv, spec.knobs);
+    const cfg = parseRunArgs(argv, spec.knobs, { everyCellByDefault: spec.everyCellByDefault });
     if (cfg) assertWritable("--out", cfg.out, spec.task);
     return cfg;
   });
   if (cfg) return cfg;
   console.log(usage(spec.task, spec.about, spec.knobs));
   Deno.exit(0);
+}
+
+/**
+ * Throws a {@linkcode UsageError} when `cfg` cannot run on the backend now
+ * loaded: `--kernel fused` past the WGSL kernels' hidden size, a memory
+ * estimate (for the recurrence that runs here) over `--max-memory` or over
+ * what wasm memory holds, or a tensor over the WebGPU adapter's buffer limit.
+ */
+export function assertRunsHere(cfg: RunConfig): void {
+  const backend = tf.getBackend();
+  if (cfg.kernel === "fused" && backend === "webgpu" && cfg.hidden > WEBGPU_MAX_HIDDEN) {
+    throw new UsageError(`--kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${cfg.hidden}`);
+  }
+  assertRunMemory(cfg, backend);
+  if (backend === "webgpu") assertFitsWebGpu({ ...cfg, seeds: cfg.seeds.length });
 }
 
 /** Each replica's echo data for a run configuration; `stream` keeps train and test data apart. */
@@ -107,10 +135,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     console.error(`error: ${(err as Error).message}`);
     Deno.exit(2);
   }
-  if (cfg.kernel === "fused" && tf.getBackend() === "webgpu" && cfg.hidden > WEBGPU_MAX_HIDDEN) {
-    console.error(`error: --kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${cfg.hidden}`);
-    Deno.exit(2);
-  }
+  parseOrExit(() => assertRunsHere(cfg));
   const S = cfg.seeds.length;
   const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
@@ -137,6 +162,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     backend: backend.name,
     kernel: model.usesFusedKernel() ? "fused" : "op",
     cell: cfg.cell,
+    identity_scale: cfg.cell === "irnn" ? cfg.identityScale : "",
     echo_step: cfg.echoStep,
     hidden: cfg.hidden,
     layers: cfg.layers,

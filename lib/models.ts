@@ -53,6 +53,20 @@ function linear(x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D, fused: boolean):
 }
 
 /**
+ * The recurrence a model of `hidden` units runs with `--kernel kernel` on
+ * `backend` (a tfjs backend name, or `auto` before one is loaded, assumed to
+ * end on a backend with fused kernels): `fused` and `op` as asked; `auto`
+ * fuses on cpu, wasm and webgpu, except that the WGSL kernels run one thread
+ * per hidden unit, up to {@linkcode WEBGPU_MAX_HIDDEN}, so larger H runs op by
+ * op there; native backends run op by op.
+ */
+export function kernelThatRuns(kernel: KernelKind, backend: string, hidden: number): "fused" | "op" {
+  if (kernel !== "auto") return kernel;
+  if (backend === "auto") return "fused";
+  return FUSED_BACKENDS.has(backend) && !(backend === "webgpu" && hidden > WEBGPU_MAX_HIDDEN) ? "fused" : "op";
+}
+
+/**
  * The notebook's `SimpleRNN`: `layers` stacked recurrent layers of `hidden`
  * units, batch-first, then `Linear(hidden, 1)` giving one logit per step.
  *
@@ -201,10 +215,7 @@ export class SimpleRNN {
 
   /** Whether forward runs the fused kernels now (depends on the active backend). */
   usesFusedKernel(): boolean {
-    if (this.kernel !== "auto") return this.kernel === "fused";
-    const backend = tf.getBackend();
-    // The WGSL kernels run one thread per hidden unit, up to WEBGPU_MAX_HIDDEN; larger H runs op by op.
-    return FUSED_BACKENDS.has(backend) && !(backend === "webgpu" && this.hidden > WEBGPU_MAX_HIDDEN);
+    return kernelThatRuns(this.kernel, tf.getBackend(), this.hidden) === "fused";
   }
 
   /** Frees every parameter. */

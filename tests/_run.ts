@@ -1,5 +1,6 @@
 /** Runs an experiment script as a user would, in a subprocess, and reads its CSV. */
 import { parse } from "csv-parse/sync";
+import { assert } from "./_assert.ts";
 
 export interface ScriptRun {
   code: number;
@@ -29,6 +30,18 @@ export async function runDeno(script: string, args: string[], write: string, ext
   }).output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+/**
+ * Asserts that a run exited with `code` after exactly one line on stderr
+ * matching `re`, and no stack trace.
+ */
+export function oneLine(r: Run, code: number, re: RegExp, what = ""): void {
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(r.code, code, `${what}: exit ${r.code}, stderr:\n${r.stderr}`);
+  assert.equal(lines.length, 1, `${what}: ${lines.length} lines of stderr:\n${r.stderr}`);
+  assert.match(lines[0], re, what);
+  assert.ok(!/\n\s+at /.test(r.stderr), `${what}: a stack trace`);
 }
 
 /** Runs experiments/<script>.ts with `args` and `--out` a fresh temp dir it may write to. */

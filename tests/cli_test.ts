@@ -15,6 +15,30 @@ const BAD: [string[], RegExp][] = [
   [["--seeds", "3,3"], /^error: --seeds must list distinct seeds, got "3,3"$/],
   [["--cell", "transformer"], /^error: --cell must be one of rnn, lstm, gru, irnn, got "transformer"$/],
   [["extra"], /^error: .*extra/],
+  // Numbers are plain decimal: no hex, binary, octal, Infinity or overflow; a negative is out of range like any other.
+  [["--hidden", "0x10"], /^error: --hidden must be an integer in 1\.\.4096, got "0x10"$/],
+  [["--epochs", "0b11"], /^error: --epochs must be an integer in 1\.\.10000, got "0b11"$/],
+  [["--batch", "1e2"], /^error: --batch must be an integer in 1\.\.4096, got "1e2"$/],
+  [["--seed", " 7"], /^error: --seed must be an integer in 0\.\.4294967295, got " 7"$/],
+  [["--lr", "Infinity"], /^error: --lr must be a number in \(0, 10\], got "Infinity"$/],
+  [["--lr", "1e999"], /^error: --lr must be a number in \(0, 10\], got "1e999"$/],
+  [["--lr", "0x1"], /^error: --lr must be a number in \(0, 10\], got "0x1"$/],
+  [["--clip", "-1"], /^error: --clip must be a number in \[0, 1000000\], got "-1"$/],
+  [["--max-memory", "-2"], /^error: --max-memory must be a number in \(0, 1000000\], got "-2"$/],
+  [["--identity-scale", "NaN", "--cell", "irnn"], /^error: --identity-scale must be a number in \(0, 10\], got "NaN"$/],
+  // Two flags that say the same thing differently, or a flag the run would ignore, are refused.
+  [["--seed", "3", "--seeds", "4,5"], /^error: --seed 3 cannot be given with a list in --seeds/],
+  [["--identity-scale", "2"], /^error: --identity-scale applies to --cell irnn only, got --cell rnn$/],
+  // Every form of --seeds has the same cap.
+  [
+    ["--seeds", Array.from({ length: 4097 }, (_, i) => i).join(",")],
+    /^error: --seeds must list at most 4096 seeds, got 4097$/,
+  ],
+  // A run scored mostly on the zero-filled start of its series measures nothing.
+  [
+    ["--series", "2000", "--bptt", "20", "--echo-step", "1999"],
+    /^error: --echo-step 1999 with --series 2000 makes 100\.0% of the targets zero fill \(at most 10%/,
+  ],
   [
     ["--series", "20", "--bptt", "10", "--echo-step", "20"],
     /^error: --echo-step must be an integer in 1\.\.19, got "20"$/,
@@ -63,14 +87,14 @@ Deno.test("--out naming an existing file is refused with exit 2", async () => {
 Deno.test("--help prints the flags and writes nothing", async () => {
   const r = await runScript("echo10-h60", ["--help"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /--echo-step N\s+echo delay, 1\.\.series-1 \(default 10\)/);
+  assert.match(r.stdout, /--echo-step N\s+echo delay, at most 10% of --series \(zero-filled targets\) \(default 10\)/);
   assert.match(r.stdout, /--hidden N\s+hidden units per layer, 1\.\.4096 \(default 60\)/);
   assert.deepEqual(r.files, []);
   // The defaults shown are the script's own: echo3 runs seed 5, not the notebook's 1.
   const echo3 = await runScript("echo3", ["--help"]);
   assert.equal(echo3.code, 0);
   assert.match(echo3.stdout, /--seed N\s+first seed \(default 5\)/);
-  assert.match(echo3.stdout, /--seeds N\|a,b,c .*\(default 1\)$/m);
+  assert.match(echo3.stdout, /--seeds N\|a,b,c .*\n\s+at most 4096 \(default 1\)$/m);
 });
 
 Deno.test("a short multi-replica run logs one row per replica per epoch, then a test row each", async () => {
@@ -93,7 +117,7 @@ Deno.test("a short multi-replica run logs one row per replica per epoch, then a 
   assert.equal(lines[lines.length - 2], `csv: ${r.files[0]}`);
   assert.match(
     r.stdout,
-    /^config: experiment=echo3 seeds=3,4 epochs=2 echo_step=3 hidden=4 layers=1 cell=rnn identity_scale=1 bptt=20 batch=5 series=400 lr=0\.001 optimizer=rmsprop clip=0 fixed_series=false backend=cpu kernel=auto out=\S+$/m,
+    /^config: experiment=echo3 seeds=3,4 epochs=2 echo_step=3 hidden=4 layers=1 cell=rnn identity_scale=1 bptt=20 batch=5 series=400 lr=0\.001 optimizer=rmsprop clip=0 fixed_series=false backend=cpu kernel=auto out=\S+ max_memory=4$/m,
   );
 
   const again = await runScript("echo3", args);

@@ -6,7 +6,7 @@
  * with tiny sizes.
  */
 import { assert } from "./_assert.ts";
-import { type Run, runDeno, runScript } from "./_run.ts";
+import { oneLine, runDeno, runScript } from "./_run.ts";
 import { SHARD_COLUMNS, shardFileName } from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 import { estimateMemory, parameterCount } from "../lib/cli.ts";
@@ -14,15 +14,6 @@ import { CELLS, SimpleRNN } from "../lib/models.ts";
 import { tf } from "../lib/tf.ts";
 
 const run = runDeno;
-
-/** Exit code `code`, exactly one line on stderr matching `re`, no stack trace. */
-function oneLine(r: Run, code: number, re: RegExp, what: string): void {
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(r.code, code, `${what}: exit ${r.code}, stderr:\n${r.stderr}`);
-  assert.equal(lines.length, 1, `${what}: ${lines.length} lines of stderr:\n${r.stderr}`);
-  assert.match(lines[0], re, what);
-  assert.ok(!/\n\s+at /.test(r.stderr), `${what}: a stack trace`);
-}
 
 /** Every file under `dir`, relative, sorted. */
 function listing(dir: string): string[] {
@@ -169,7 +160,7 @@ Deno.test("flags: repeated, duplicate lists, unbounded shards, echo steps the ch
 
 Deno.test("a forced backend that cannot load: one line, exit 2, nothing written", async () => {
   for (const script of ["capacity", "gradients", "echo3"]) {
-    const r = await runScript(script, ["--backend", "node", "--seeds", "1", "--epochs", "1", "--series", "200"]);
+    const r = await runScript(script, ["--backend", "node", "--seeds", "1", "--epochs", "1", "--series", "400"]);
     oneLine(r, 2, /^error: --backend node could not be loaded: .*\(see README, Backends\)$/, script);
     assert.deepEqual(r.files, [], `${script} wrote ${r.files}`);
   }
@@ -336,7 +327,7 @@ Deno.test("--out that the OS refuses: one line naming the flag, exit 2, no previ
     }
     try {
       for (const [script, out] of [["data", `${dir}/ro`], ["echo3", `${dir}/ro/sub`], ["capacity", `${dir}/ro`]]) {
-        const ro = await run(`experiments/${script}.ts`, ["--out", out, "--series", "200"], dir);
+        const ro = await run(`experiments/${script}.ts`, ["--out", out, "--series", "400"], dir);
         oneLine(ro, 2, /^error: --out .*ro(\/sub)? is not writable: /, `${script} into a read-only folder`);
         assert.equal(ro.stdout, "", `${script} printed before failing`);
       }
@@ -349,7 +340,16 @@ Deno.test("--out that the OS refuses: one line naming the flag, exit 2, no previ
 });
 
 Deno.test("echo check: a long echo is checked on a longer sequence; diverged replicas print no check", async () => {
-  const long = await runScript("echo3", ["--echo-step", "199", "--series", "200", "--epochs", "1", "--backend", "cpu"]);
+  const long = await runScript("echo3", [
+    "--echo-step",
+    "199",
+    "--series",
+    "2000",
+    "--epochs",
+    "1",
+    "--backend",
+    "cpu",
+  ]);
   assert.equal(long.code, 0, long.stderr);
   assert.match(long.stdout, /^Number of correct echoing digits from the 199 : \d+$/m);
   assert.ok(!/from the -/.test(long.stdout));

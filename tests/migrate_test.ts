@@ -1,0 +1,52 @@
+/**
+ * `deno task migrate`: a CSV written under an older schema becomes, byte for byte, what the current
+ * writer writes for the same run; every committed CSV is current; exp:gradients writes the header
+ * its migration makes and honours --name and --cell.
+ */
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
+import { assert } from "./_assert.ts";
+import { runScript } from "./_run.ts";
+import { GRADIENT_COLUMNS, migrateText } from "../experiments/migrate.ts";
+
+/** The CSV text with `column` taken out: what an older writer wrote. */
+function dropColumn(text: string, column: string): string {
+  const rows = parse(text) as string[][];
+  const i = rows[0].indexOf(column);
+  assert.ok(i >= 0, `no ${column} column`);
+  return stringify(rows.map((r) => r.filter((_, j) => j !== i)));
+}
+
+Deno.test("an experiment CSV without identity_scale migrates to what the current writer writes", async () => {
+  for (const cell of ["irnn", "rnn"]) {
+    const r = await runScript("echo3", ["--cell", cell, "--seeds", "2", "--epochs", "1", "--series", "200"]);
+    assert.equal(r.code, 0, r.stderr);
+    const current = stringify([Object.keys(r.rows[0]), ...r.rows.map((row) => Object.values(row))]);
+    const m = migrateText(dropColumn(current, "identity_scale"));
+    assert.ok(m, `${cell}: no migration applied`);
+    assert.equal(m.text, current, cell);
+    assert.equal(migrateText(current), null, `${cell}: a current CSV is migrated again`);
+  }
+});
+
+Deno.test("every committed CSV is under the current schema", () => {
+  const walk = (dir: string): string[] =>
+    [...Deno.readDirSync(dir)].flatMap((e) =>
+      e.isDirectory ? walk(`${dir}/${e.name}`) : e.name.endsWith(".csv") ? [`${dir}/${e.name}`] : []
+    );
+  const files = walk(new URL("../results", import.meta.url).pathname);
+  assert.ok(files.length > 20, `${files.length} CSVs under results/`);
+  for (const f of files) assert.equal(migrateText(Deno.readTextFileSync(f)), null, `${f} needs deno task migrate`);
+});
+
+Deno.test("exp:gradients writes the migrated header, and honours --name and --cell", async () => {
+  const args = ["--cell", "irnn", "--identity-scale", "0.5", "--name", "probe", "--hidden", "3", "--seeds", "1"]
+    .concat(["--epochs", "1", "--series", "200"]);
+  const r = await runScript("gradients", args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.files.length, 1);
+  assert.match(r.files[0], /\/probe-[^/]+\.csv$/);
+  assert.deepEqual(Object.keys(r.rows[0]), [...GRADIENT_COLUMNS]);
+  assert.deepEqual([...new Set(r.rows.map((row) => row.cell))], ["irnn"]);
+  assert.deepEqual([...new Set(r.rows.map((row) => row.identity_scale))], ["0.5"]);
+});
