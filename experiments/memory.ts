@@ -22,6 +22,7 @@ import {
   int,
   oneOf,
   parseFlags,
+  listOf,
   parseOrExit,
   real,
   UsageError,
@@ -78,13 +79,7 @@ function config() {
     console.log(USAGE);
     Deno.exit(0);
   }
-  const only = values.only ? values.only.split(",") : Object.keys(CONFIGS);
-  for (const id of only) {
-    if (!(id in CONFIGS)) throw new UsageError(`--only must list configs from ${ORDER.join(", ")}, got "${id}"`);
-  }
-  if (new Set(only).size !== only.length) {
-    throw new UsageError(`--only must list distinct configs, got "${values.only}"`);
-  }
+  const only = listOf("only", values.only, Object.keys(CONFIGS), ORDER);
   const summaryOnly = values["summary-only"] ?? false;
   const resume = values.resume ?? false;
   if (resume && summaryOnly) throw new UsageError("--resume runs a sweep; it cannot go with --summary-only");

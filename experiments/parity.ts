@@ -22,8 +22,7 @@
  * published ones are never deleted or rewritten: a run whose summary differs
  * writes summary-<run id>.csv and .md of its own.
  */
-import { parseArgs } from "node:util";
-import { assertWritable, int, parseOrExit, UsageError } from "../lib/cli.ts";
+import { assertWritable, int, listOf, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
 import { stringify } from "csv-stringify/sync";
 import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
@@ -79,20 +78,15 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const IDS = CONFIGS.map((c) => c.id);
 
 function config() {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      only: { type: "string" },
-      jobs: { type: "string" },
-      shard: { type: "string" },
-      "max-seeds": { type: "string" },
-      out: { type: "string" },
-      "summary-only": { type: "boolean" },
-      resume: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values } = parseFlags(Deno.args, {
+    only: { type: "string" },
+    jobs: { type: "string" },
+    shard: { type: "string" },
+    "max-seeds": { type: "string" },
+    out: { type: "string" },
+    "summary-only": { type: "boolean" },
+    resume: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(
@@ -108,10 +102,7 @@ time elapsed and left.`,
     );
     Deno.exit(0);
   }
-  const only = values.only ? values.only.split(",") : IDS;
-  for (const id of only) {
-    if (!IDS.includes(id)) throw new UsageError(`--only must list configs from ${IDS.join(", ")}, got "${id}"`);
-  }
+  const only = listOf("only", values.only, IDS, IDS);
   const shard = values.shard ?? "1/1";
   const m = /^(\d+)\/(\d+)$/.exec(shard);
   if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {

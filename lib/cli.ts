@@ -456,6 +456,27 @@ export function real(
   return v;
 }
 
+/**
+ * A comma-separated selector such as `--only a,b`: absent gives `fallback`;
+ * otherwise every name must be one of `allowed`, none empty, none twice,
+ * else a {@linkcode UsageError} naming the flag and what is allowed.
+ */
+export function listOf<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  fallback: readonly T[],
+  allowed: readonly T[],
+): T[] {
+  if (raw === undefined) return [...fallback];
+  const names = raw.split(",");
+  const bad = names.find((n) => !(allowed as readonly string[]).includes(n));
+  if (bad !== undefined) {
+    throw new UsageError(`--${flag} must list names from ${allowed.join(", ")}, got ${JSON.stringify(bad)}`);
+  }
+  if (new Set(names).size !== names.length) throw new UsageError(`--${flag} must list distinct names, got "${raw}"`);
+  return names as T[];
+}
+
 export function oneOf<T extends string>(flag: string, raw: string | undefined, fallback: T, allowed: readonly T[]): T {
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {

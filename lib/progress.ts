@@ -57,9 +57,25 @@ export function terminalColumns(): number {
 }
 
 /**
+ * Whether a line may be redrawn in place on stderr: stderr is a terminal,
+ * NO_COLOR is not set and TERM is not `dumb` (TERM is read only where the run
+ * may read it; it is never prompted for).
+ */
+export function escapeCodesAllowed(): boolean {
+  if (!Deno.stderr.isTerminal() || Deno.noColor) return false;
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "TERM" }).state !== "granted") return true;
+    return Deno.env.get("TERM") !== "dumb";
+  } catch {
+    return true;
+  }
+}
+
+/**
  * A one-line progress bar on stderr when it is a terminal (steps done, rate,
  * ETA, running loss and accuracy), fitted to the terminal's width at every
- * redraw; silent otherwise, so logs stay plain.
+ * redraw, where {@linkcode escapeCodesAllowed}; silent otherwise, so logs
+ * stay plain.
  */
 export class Progress {
   readonly enabled: boolean;
@@ -67,7 +83,7 @@ export class Progress {
   #start = 0;
   #last = 0;
 
-  constructor(enabled = Deno.stderr.isTerminal()) {
+  constructor(enabled = escapeCodesAllowed()) {
     this.enabled = enabled;
   }
 

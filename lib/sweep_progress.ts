@@ -5,7 +5,7 @@
  * ({@linkcode escapeCodesAllowed}); otherwise the sweep prints its plain
  * per-config lines and nothing else, so logs stay plain.
  */
-import { terminalColumns } from "./progress.ts";
+import { escapeCodesAllowed, terminalColumns } from "./progress.ts";
 
 /** What one redraw shows. */
 export interface SweepState {
@@ -42,21 +42,6 @@ export function formatSweepProgress(s: SweepState, columns: number): string {
   const line = `sweep: ${s.done}/${s.total} ${s.noun}, ${s.seedsDone}/${s.seedsTotal} seeds, ` +
     `${formatDuration(s.seconds)} elapsed${left}`;
   return line.slice(0, Math.max(0, Math.floor(columns) - 1));
-}
-
-/**
- * Whether a line may be redrawn in place on stderr: stderr is a terminal,
- * NO_COLOR is not set and TERM is not `dumb` (TERM is read only where the run
- * may read it; it is never prompted for).
- */
-export function escapeCodesAllowed(): boolean {
-  if (!Deno.stderr.isTerminal() || Deno.noColor) return false;
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: "TERM" }).state !== "granted") return true;
-    return Deno.env.get("TERM") !== "dumb";
-  } catch {
-    return true;
-  }
 }
 
 /**

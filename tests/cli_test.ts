@@ -172,7 +172,7 @@ Deno.test("an interrupted run keeps every row it finished", async () => {
 Deno.test("sweep scripts reject bad input with one line and exit 2", async () => {
   const cases: [string, string[], RegExp][] = [
     ["memory", ["--seeds", "0"], /^error: --seeds must be an integer in 1\.\.4096, got "0"$/],
-    ["memory", ["--only", "transformer"], /^error: --only must list configs from .*, got "transformer"$/],
+    ["memory", ["--only", "transformer"], /^error: --only must list names from .*, got "transformer"$/],
     ["capacity", ["--shard", "5/4"], /^error: --shard must be i\/n with 1 <= i <= n <= 10000, got "5\/4"$/],
     ["capacity", ["--hiddens", "4,x"], /^error: --hiddens must be an integer in 1\.\.4096, got "x"$/],
     ["capacity", ["--echo-max", "60"], /^error: --echo-max must be an integer in 1\.\.50, got "60"$/],

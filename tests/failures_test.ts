@@ -140,7 +140,7 @@ Deno.test("flags: repeated, duplicate lists, unbounded shards, echo steps the ch
     ["echo3", ["--hidden=4", "--hidden", "8"], /^error: --hidden given twice$/],
     ["echo3", ["--series", "200", "--echo-step", "200"], /^error: --echo-step must be an integer in 1\.\.199/],
     ["memory", ["--epochs", "1", "--epochs", "2"], /^error: --epochs given twice$/],
-    ["memory", ["--only", "rnn-h4,rnn-h4"], /^error: --only must list distinct configs, got "rnn-h4,rnn-h4"$/],
+    ["memory", ["--only", "rnn-h4,rnn-h4"], /^error: --only must list distinct names, got "rnn-h4,rnn-h4"$/],
     ["capacity", ["--cells", "rnn,rnn"], /^error: --cells must list distinct values, got "rnn,rnn"$/],
     ["capacity", ["--hiddens", "4,4"], /^error: --hiddens must list distinct values, got "4,4"$/],
     [

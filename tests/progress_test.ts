@@ -28,3 +28,39 @@ Deno.test("a wide terminal gets the full bar, a narrower one a shorter bar, a na
   assert.match(formatProgress(s, 60), /^epoch 3\/5 517\/1000 .*acc 50\.1%$/);
   assert.match(formatProgress(s, 40), /^epoch 3\/5 517\/1000/);
 });
+
+/** echo3's output on a pseudo-terminal (util-linux `script`) with `env` set, or null where `script` is missing. */
+async function onTerminal(env: Record<string, string>): Promise<string | null> {
+  const out = await Deno.makeTempDir({ prefix: "echolab-pty-" });
+  const cmd = `deno run --allow-read --allow-write=${out} --allow-env=TERM experiments/echo3.ts --out ${out} ` +
+    "--epochs 1 --series 2000 --backend cpu";
+  try {
+    const r = await new Deno.Command("bash", {
+      args: ["-c", `command -v script >/dev/null || exit 99; script -qc '${cmd}' /dev/null`],
+      cwd: new URL("../", import.meta.url).pathname,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (r.code === 99) return null;
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    return new TextDecoder().decode(r.stdout);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+}
+
+Deno.test("the progress bar redraws with escape codes on a terminal only where NO_COLOR and TERM=dumb allow", async () => {
+  const plain = { TERM: "xterm" };
+  const tty = await onTerminal(plain);
+  if (tty === null) {
+    console.log("terminal progress test skipped: no util-linux script to open a pseudo-terminal");
+    return;
+  }
+  assert.ok(tty.includes("\x1b[2K"), "no redraw on a terminal: the test cannot tell the cases apart");
+  for (const env of [{ TERM: "dumb" }, { TERM: "xterm", NO_COLOR: "1" }] as Record<string, string>[]) {
+    const out = await onTerminal(env);
+    assert.ok(out !== null && !out.includes("\x1b"), `${JSON.stringify(env)}: escape codes in ${JSON.stringify(out)}`);
+    assert.match(out!, /Test accuracy: /);
+  }
+});
