@@ -39,10 +39,25 @@ async function loadNative(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-n
   return "tensorflow";
 }
 
-async function loadPure(name: "cpu" | "wasm"): Promise<string> {
-  if (name === "wasm") setWasmPaths(WASM_DIR.pathname); // a directory URL: it ends in "/"
-  if (!(await tf.setBackend(name))) throw new Error(`tfjs could not initialise the ${name} backend`);
-  await tf.ready();
+async function loadPure(name: "cpu" | "wasm", wasmDir = WASM_DIR.pathname): Promise<string> {
+  if (name === "wasm") setWasmPaths(wasmDir.endsWith("/") ? wasmDir : `${wasmDir}/`);
+  // A missing or corrupt .wasm makes tfjs print several lines of its own and return false: keep them,
+  // and say the first in our one line.
+  const said: string[] = [];
+  const { log, warn, error } = console;
+  console.log = console.warn = console.error = (...args: unknown[]) => said.push(args.map(String).join(" "));
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+    if (ok) await tf.ready();
+  } finally {
+    Object.assign(console, { log, warn, error });
+  }
+  if (!ok) {
+    const why = said.map((l) => l.trim()).find((l) => l !== "");
+    throw new Error(`tfjs could not initialise the ${name} backend${why ? ` (${why.slice(0, 200)})` : ""}`);
+  }
+  for (const line of said) console.warn(line); // a backend that loaded keeps its warnings
   return name;
 }
 
@@ -98,14 +113,24 @@ function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split("\n")[0].slice(0, 160);
 }
 
+/** Options of {@linkcode useBackend}. */
+export interface UseBackendOptions {
+  /**
+   * The folder of tfjs-backend-wasm's `.wasm` files.
+   * @default the installed package's dist/ folder
+   */
+  wasmDir?: string;
+}
+
 /**
  * Makes `name` the active tfjs backend. `auto` tries tfjs-node-gpu, then
  * WebGPU on a hardware adapter (a software adapter such as llvmpipe is
  * skipped: it proves the GPU code right but is slower than wasm), then
- * tfjs-node, then {@linkcode PURE_FALLBACK}; a forced name fails with an
+ * tfjs-node, then {@linkcode PURE_FALLBACK}, then cpu (a missing or corrupt
+ * `.wasm` is skipped with its reason); a forced name fails with an
  * error naming what went wrong. `webgpu` named takes any adapter.
  */
-export async function useBackend(name: BackendName): Promise<BackendChoice> {
+export async function useBackend(name: BackendName, opts: UseBackendOptions = {}): Promise<BackendChoice> {
   const skipped: string[] = [];
   if (name === "auto") {
     const order: [string, () => Promise<string>][] = [
@@ -120,10 +145,15 @@ export async function useBackend(name: BackendName): Promise<BackendChoice> {
         skipped.push(`${label}: ${firstLine(err)}`);
       }
     }
-    return { name: await loadPure(PURE_FALLBACK), skipped };
+    try {
+      return { name: await loadPure(PURE_FALLBACK, opts.wasmDir), skipped };
+    } catch (err) {
+      skipped.push(`${PURE_FALLBACK}: ${firstLine(err)}`);
+    }
+    return { name: await loadPure("cpu"), skipped };
   }
   try {
-    if (name === "cpu" || name === "wasm") return { name: await loadPure(name), skipped };
+    if (name === "cpu" || name === "wasm") return { name: await loadPure(name, opts.wasmDir), skipped };
     if (name === "webgpu") return { name: await loadWebGpu(false), skipped };
     const pkg = name === "node-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
     return { name: `${name} (${await loadNative(pkg)})`, skipped };
