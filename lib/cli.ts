@@ -223,6 +223,7 @@ function assertPermitted(flag: string, path: string, task: string): void {
  * file system will let it create the directory and files in it.
  */
 export function assertWritable(flag: string, path: string, task: string): string {
+  if (path.trim() === "") throw new UsageError(`${flag} must name a directory, got ""`);
   assertCreatable(flag, path, "directory");
   assertPermitted(flag, path, task);
   return path;
