@@ -7,7 +7,7 @@
  * die with the sweep (lib/parent_watch.ts): SIGINT or SIGTERM of the sweep
  * ends them before it exits, and a child whose sweep is gone stops itself.
  */
-import { writeAll } from "./durable.ts";
+import { DurableAppender } from "./durable.ts";
 import { isStopping, spawnChild } from "./parent_watch.ts";
 
 /** One configuration of a sweep. */
@@ -61,29 +61,26 @@ export async function runLogged(
   onStdout: (text: string) => void = () => {},
   env: Record<string, string> = { NO_COLOR: "1" },
 ): Promise<LoggedRun> {
-  const file = Deno.openSync(log, { write: true, createNew: true });
-  try {
-    const child = spawnChild(command, args, env);
-    const copy = async (stream: ReadableStream<Uint8Array>, each: (text: string) => void) => {
-      const decoder = new TextDecoder();
-      for await (const chunk of stream) {
-        writeAll(file, chunk);
-        each(decoder.decode(chunk, { stream: true }));
-      }
-    };
-    let stdout = "", stderr = "";
-    await Promise.all([
-      copy(child.stdout, (t) => {
-        stdout += t;
-        onStdout(t);
-      }),
-      copy(child.stderr, (t) => stderr += t),
-    ]);
-    const { code } = await child.status;
-    return { code, stdout, error: stderr.trim().split("\n").filter((l) => l.trim() !== "").pop() };
-  } finally {
-    file.close();
-  }
+  // Durable like every file the suite writes: a piece is written whole and flushed, or cut back (lib/durable.ts).
+  const file = DurableAppender.create(log, "");
+  const child = spawnChild(command, args, env);
+  const copy = async (stream: ReadableStream<Uint8Array>, each: (text: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      file.append(chunk, 1);
+      each(decoder.decode(chunk, { stream: true }));
+    }
+  };
+  let stdout = "", stderr = "";
+  await Promise.all([
+    copy(child.stdout, (t) => {
+      stdout += t;
+      onStdout(t);
+    }),
+    copy(child.stderr, (t) => stderr += t),
+  ]);
+  const { code } = await child.status;
+  return { code, stdout, error: stderr.trim().split("\n").filter((l) => l.trim() !== "").pop() };
 }
 
 /**
