@@ -8,6 +8,7 @@
 import { stringify } from "csv-stringify/sync";
 import { capacities, MergeError, mergeShards, SHARD_COLUMNS, type ShardRow } from "../lib/capacity.ts";
 import { assertWritableFile, EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { ReadbackError, readBoundedText } from "../lib/readback.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
 
 const DEFAULT_OUT = "results/capacity/capacity.csv";
@@ -57,8 +58,10 @@ const { out, rows, files, text, upToDate } = parseOrExit(() => {
   const text = csvText(rows);
   let old: string | null = null;
   try {
-    old = Deno.readTextFileSync(out);
+    Deno.statSync(out);
+    old = readBoundedText(out, "merged capacity CSV"); // a FIFO or device is refused, a huge file read only to the cap
   } catch (err) {
+    if (err instanceof ReadbackError) throw new UsageError(`--out ${err.message}`);
     if (!(err instanceof Deno.errors.NotFound)) throw new UsageError(`--out ${out}: ${(err as Error).message}`);
   }
   const upToDate = old !== null && sameRows(old, text);

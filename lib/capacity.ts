@@ -4,6 +4,7 @@
  * and merged back with a check that every shard is there exactly once.
  */
 import { type CellKind, CELLS } from "./models.ts";
+import { type CsvSchema, decimal, ReadbackError, readCsv, type Rule } from "./readback.ts";
 
 /** One point of the grid. */
 export interface GridPoint {
@@ -121,10 +122,9 @@ export function shardSize(size: number, i: number, n: number): number {
 }
 
 const INT = /^(0|[1-9]\d{0,8})$/;
-const NUM = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
-/** Each column's check: an error text, or null when the value is fine. */
-const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], (v: string, row: ShardRow) => string | null> = {
+/** Each column's check: what it must be, or null when the value is fine. */
+const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], Rule> = {
   grid_id: (v) => (/^[0-9a-f]{8}$/.test(v) ? null : "8 hex digits"),
   shard: (v, r) => (INT.test(v) && +v >= 1 && +v <= +r.shards ? null : "an integer in 1..shards"),
   shards: (v) => (INT.test(v) && +v >= 1 && +v <= MAX_SHARDS ? null : `an integer in 1..${MAX_SHARDS}`),
@@ -134,12 +134,33 @@ const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], (v: string, row: Shar
   echo_step: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
   seeds: (v) => (INT.test(v) && +v >= 1 && +v <= 4096 ? null : "an integer in 1..4096"),
   successes: (v, r) => (INT.test(v) && +v <= +r.seeds ? null : "an integer in 0..seeds"),
+  // The median over seeds that did not diverge: none left (then none succeeded) writes an empty field.
   test_acc_median: (v, r) =>
-    (NUM.test(v) && +v >= 0 && +v <= 100) || (v === "NaN" && r.successes === "0") ? null : "a number in 0..100",
-  epochs: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
+    (decimal(v) ?? -1) >= 0 && +v <= 100 || (v === "" && r.successes === "0")
+      ? null
+      : "a number in 0..100 (empty only when no seed succeeded)",
+  epochs: (v) => (INT.test(v) && +v >= 1 && +v <= 10_000 ? null : "an integer in 1..10000"),
   bptt: (v) => (INT.test(v) && +v >= 1 ? null : "a positive integer"),
-  seconds: (v) => (NUM.test(v) && +v >= 0 ? null : "a number >= 0"),
+  seconds: (v) => ((decimal(v) ?? -1) >= 0 ? null : "a number >= 0"),
 };
+
+/** Columns every row of one grid shares: its id, shard count and training settings. */
+const GRID_CONSTANT = ["grid_id", "shards", "seeds", "epochs", "bptt"] as const;
+
+/** A shard CSV as exp:capacity writes it: rows of one shard of one grid, each grid point once. */
+export const SHARD_CSV: CsvSchema = {
+  kind: "capacity shard CSV",
+  columns: SHARD_COLUMNS,
+  rules: FIELD_CHECKS,
+  key: (r) => `grid point ${r.cell}/${r.hidden}/${r.echo_step}`,
+  constant: [...GRID_CONSTANT, "shard", "points"],
+  row: (
+    r,
+  ) => (+r.echo_step <= +r.bptt ? null : `echo_step ${r.echo_step} is past bptt ${r.bptt} (--echo-max <= --bptt)`),
+};
+
+/** A merged capacity CSV (deno task merge): the rows of every shard of one grid, shard by shard. */
+export const MERGED_CSV: CsvSchema = { ...SHARD_CSV, kind: "merged capacity CSV", constant: GRID_CONSTANT };
 
 /** One shard CSV, read and checked field by field. */
 export interface Shard {
@@ -150,51 +171,42 @@ export interface Shard {
   /** The whole grid's size when the file name says it. */
   gridSize?: number;
   rows: ShardRow[];
+  /** The line each row is on (the header is line 1). */
+  lines: number[];
+}
+
+/** Whether `path` is a folder (false when it is anything else or cannot be looked at). */
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `read`, turning a {@linkcode ReadbackError} into a {@linkcode MergeError} with the same message. */
+function asMergeError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ReadbackError) throw new MergeError(err.message);
+    throw err;
+  }
 }
 
 /**
  * Reads one shard CSV as exp:capacity writes it, refusing with the file and
- * line anything else: a folder, another CSV or not a CSV, a row with a
- * field missing or of the wrong type or range, a last row cut short (no
- * line end), rows of different shards, fewer rows than its `points`.
+ * line anything else: a folder, FIFO or device, another CSV or not a CSV, a
+ * row with a field missing or of the wrong type or range, a last row cut
+ * short (no line end), a grid point twice, rows of different shards or grid
+ * settings, fewer rows than its `points`.
  */
 export function readShard(file: string): Shard {
-  let text: string;
-  try {
-    if (Deno.statSync(file).isDirectory) throw new MergeError(`${file} is a directory, not a shard CSV`);
-    text = new TextDecoder("utf-8", { fatal: true }).decode(Deno.readFileSync(file));
-  } catch (err) {
-    if (err instanceof MergeError) throw err;
-    if (err instanceof TypeError) throw new MergeError(`${file}: not a text file, not a shard CSV`);
-    throw new MergeError(`${file}: ${(err as Error).message.split("\n")[0]}`);
-  }
-  const lines = text.split("\n");
-  const header = SHARD_COLUMNS.join(",");
-  if (lines[0].replace(/\r$/, "") !== header) {
-    throw new MergeError(`${file}:1: not a capacity shard CSV (its first line is not the header ${header})`);
-  }
-  if (lines[lines.length - 1] !== "") {
-    throw new MergeError(`${file}:${lines.length}: the last row is cut short (no line end; an interrupted write?)`);
-  }
-  const rows: ShardRow[] = [];
-  for (let k = 1; k < lines.length - 1; k++) {
-    const fields = lines[k].replace(/\r$/, "").split(",");
-    if (fields.length !== SHARD_COLUMNS.length) {
-      throw new MergeError(
-        `${file}:${k + 1}: ${fields.length} fields, expected ${SHARD_COLUMNS.length} (a row cut mid-line?)`,
-      );
-    }
-    const row = Object.fromEntries(SHARD_COLUMNS.map((c, j) => [c, fields[j]])) as ShardRow;
-    for (const c of SHARD_COLUMNS) {
-      const want = FIELD_CHECKS[c](row[c], row);
-      if (want) throw new MergeError(`${file}:${k + 1}: ${c} must be ${want}, got "${row[c]}"`);
-    }
-    const first = rows[0];
-    if (first && (["grid_id", "shard", "shards", "points"] as const).some((c) => row[c] !== first[c])) {
-      throw new MergeError(`${file}:${k + 1}: mixes rows of different shards`);
-    }
-    rows.push(row);
-  }
+  const t = asMergeError(() => {
+    if (isDirectory(file)) throw new ReadbackError(`${file} is a directory, not a shard CSV`);
+    return readCsv(file, SHARD_CSV, 0);
+  });
+  const rows = t.rows as ShardRow[], lines = t.lines;
   const name = parseShardName(file);
   if (rows.length === 0) {
     if (!name?.grid) {
@@ -202,7 +214,7 @@ export function readShard(file: string): Shard {
         `${file} holds no rows, and its name does not say which shard of which grid it is (an unfinished shard?)`,
       );
     }
-    return { file, shard: name.shard, shards: name.shards, grid: name.grid, gridSize: name.gridSize, rows };
+    return { file, shard: name.shard, shards: name.shards, grid: name.grid, gridSize: name.gridSize, rows, lines };
   }
   const { grid_id, shard, shards, points } = rows[0];
   if (rows.length !== Number(points)) {
@@ -214,15 +226,85 @@ export function readShard(file: string): Shard {
         `${shard}/${shards} of grid ${grid_id}`,
     );
   }
-  return { file, shard: +shard, shards: +shards, grid: grid_id, gridSize: name?.gridSize, rows };
+  return { file, shard: +shard, shards: +shards, grid: grid_id, gridSize: name?.gridSize, rows, lines };
+}
+
+/** A row and where it was read. */
+interface Located {
+  row: ShardRow;
+  file: string;
+  line: number;
+}
+
+/**
+ * Checks that the shards, 1..n in order, are the round-robin parts of one
+ * grid as {@linkcode gridPoints} orders it: row j of shard i is grid point
+ * j * n + i - 1, so interleaving the shards gives back the grid's order,
+ * cells x hiddens x echo 1..echoMax. The grid's cells, hidden sizes and
+ * echoMax are read off that sequence (the first block of echo steps sets
+ * echoMax, the first cell's blocks set the hidden sizes); the first point
+ * off it is refused with its file and line, as is a point whose seeds,
+ * epochs or bptt differ from the others'.
+ */
+function checkGrid(shards: { file: string; rows: ShardRow[]; lines: number[] }[]): void {
+  const n = shards.length;
+  const seq: Located[] = [];
+  shards.forEach((s, i) => s.rows.forEach((row, j) => (seq[j * n + i] = { row, file: s.file, line: s.lines[j] })));
+  if (seq.length === 0) return;
+  const at = (p: Located) => `${p.file}:${p.line}`;
+  const first = seq[0];
+  for (const p of seq) {
+    for (const c of ["seeds", "epochs", "bptt"] as const) {
+      if (p.row[c] !== first.row[c]) {
+        throw new MergeError(`${at(p)}: ${c} ${p.row[c]} differs from ${first.row[c]} at ${at(first)} (one grid)`);
+      }
+    }
+  }
+  const cells: string[] = [], hiddens: string[] = [];
+  let echoMax = 0, hiddensKnown = false;
+  for (let k = 0; k < seq.length; k++) {
+    const r = seq[k].row, prev = k > 0 ? seq[k - 1].row : null;
+    if (prev && !echoMax && (r.cell !== prev.cell || r.hidden !== prev.hidden)) echoMax = k;
+    const echo = echoMax ? (k % echoMax) + 1 : k + 1;
+    let want: { cell: string; hidden: string } | string;
+    if (!prev) want = r;
+    else if (echo > 1) want = prev;
+    else if (!hiddensKnown && r.cell === cells[0]) {
+      want = hiddens.includes(r.hidden) ? `a hidden size of ${r.cell} not yet seen` : r;
+    } else {
+      hiddensKnown = true;
+      const b = k / echoMax, hidden = hiddens[b % hiddens.length];
+      if (b % hiddens.length) want = { cell: prev.cell, hidden };
+      else want = cells.includes(r.cell) ? `a cell not yet seen, at H ${hidden}` : { cell: r.cell, hidden };
+    }
+    const wanted = typeof want === "string" ? want : `${want.cell} H ${want.hidden} echo ${echo}`;
+    if (typeof want === "string" || r.cell !== want.cell || r.hidden !== want.hidden || +r.echo_step !== echo) {
+      throw new MergeError(
+        `${at(seq[k])}: ${r.cell} H ${r.hidden} echo ${r.echo_step} is off its grid: ` +
+          `the points before it in grid order (cell, hidden, echo 1..max) call for ${wanted} here`,
+      );
+    }
+    if (!cells.includes(r.cell)) cells.push(r.cell);
+    if (!hiddensKnown && !hiddens.includes(r.hidden)) hiddens.push(r.hidden);
+  }
+  echoMax ||= seq.length;
+  const blocks = seq.length / echoMax;
+  if (!Number.isInteger(blocks) || blocks % hiddens.length !== 0) {
+    const last = seq[seq.length - 1];
+    throw new MergeError(
+      `${at(last)}: the grid ends early: ${seq.length} points are not cells ${cells.join(", ")} x hidden ${
+        hiddens.join(", ")
+      } x echo 1..${echoMax}`,
+    );
+  }
 }
 
 /**
  * Reads shard CSVs and returns their rows, shard by shard, refusing a set
  * that is not exactly shards 1..n of one grid (missing, duplicated, mixed
- * grids, or a shard that does not hold the points it should). A shard with
- * no points (more shards than points) has only its header and is required
- * like any other.
+ * grids, a shard that does not hold the points it should, or points that
+ * are not the grid's, in its order). A shard with no points (more shards
+ * than points) has only its header and is required like any other.
  */
 export function mergeShards(files: string[]): ShardRow[] {
   if (files.length === 0) throw new MergeError("no shard files given");
@@ -258,13 +340,56 @@ export function mergeShards(files: string[]): ShardRow[] {
       );
     }
   }
-  const seen = new Set<string>();
-  for (const r of rows) {
-    const key = `${r.cell}/${r.hidden}/${r.echo_step}`;
-    if (seen.has(key)) throw new MergeError(`grid point ${key} appears twice`);
-    seen.add(key);
+  const seen = new Map<string, string>();
+  for (const s of shards) {
+    s.rows.forEach((r, j) => {
+      const key = `${r.cell}/${r.hidden}/${r.echo_step}`, here = `${s.file}:${s.lines[j]}`;
+      if (seen.has(key)) throw new MergeError(`${here}: grid point ${key} appears twice (also at ${seen.get(key)})`);
+      seen.set(key, here);
+    });
   }
+  checkGrid(shards);
   return rows;
+}
+
+/**
+ * Reads a merged capacity CSV (what `deno task merge` writes) with the checks
+ * of a merge: every field, one grid's settings, each shard's rows complete
+ * and in order, the points exactly the grid's. Refusals are
+ * {@linkcode ReadbackError}s naming the file and line.
+ */
+export function readMerged(file: string): ShardRow[] {
+  const t = readCsv(file, MERGED_CSV) as unknown as { rows: ShardRow[]; lines: number[] };
+  const shards = +t.rows[0].shards;
+  const parts = Array.from({ length: shards }, () => ({ file, rows: [] as ShardRow[], lines: [] as number[] }));
+  let last = 1;
+  t.rows.forEach((r, i) => {
+    if (+r.shard < last) throw new ReadbackError(`${file}:${t.lines[i]}: shard ${r.shard} after shard ${last}`);
+    last = +r.shard;
+    parts[last - 1].rows.push(r);
+    parts[last - 1].lines.push(t.lines[i]);
+  });
+  const absent = parts.findIndex((p, i) => p.rows.length === 0 && shardSize(t.rows.length, i + 1, shards) > 0);
+  if (absent >= 0) {
+    throw new ReadbackError(`${file}: holds no rows of shard ${absent + 1}/${shards} (merged without it?)`);
+  }
+  for (const [i, p] of parts.entries()) {
+    const want = shardSize(t.rows.length, i + 1, shards);
+    if (p.rows.length !== want || p.rows.some((r) => +r.points !== want)) {
+      throw new ReadbackError(
+        `${file}: shard ${
+          i + 1
+        }/${shards} has ${p.rows.length} rows; over a grid of ${t.rows.length} points it holds ${want}`,
+      );
+    }
+  }
+  try {
+    checkGrid(parts);
+  } catch (err) {
+    if (err instanceof MergeError) throw new ReadbackError(err.message);
+    throw err;
+  }
+  return t.rows;
 }
 
 /**

@@ -6,6 +6,22 @@
  */
 import { parse } from "csv-parse/sync";
 import { SUCCESS_ACCURACY } from "./experiment.ts";
+import { MAX_SEED } from "./cli.ts";
+import {
+  type CsvRow,
+  type CsvSchema,
+  type CsvTable,
+  decimal,
+  intIn,
+  matching,
+  nonNegative,
+  numberIn,
+  oneOfList,
+  orEmpty,
+  parseCsv,
+  readBoundedText,
+  type TableProblem,
+} from "./readback.ts";
 import { fisherExact, median, wilson } from "./stats.ts";
 
 /** One configuration both sides train (the notebook's data: batch 5, series 20000, T 20, RMSprop lr 0.001). */
@@ -82,12 +98,50 @@ export function splitRoundRobin<T>(list: T[], parts: number): T[][] {
   return out.filter((p) => p.length > 0);
 }
 
-/** Parses one per-seed CSV's text (header `side,config,mode,seed,...`); other CSVs give no rows. */
-export function parseSeedCsv(text: string): SeedRow[] {
-  const rows = parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
-  if (!rows.length || !("side" in rows[0]) || !("test_acc" in rows[0])) return [];
-  const num = (s: string) => (s === "" || s === undefined ? NaN : Number(s));
-  return rows.map((r) => ({
+const configRule = matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a config id of letters, digits, '.', '_' or '-'");
+
+/**
+ * A per-seed CSV, either side: one config and data mode per file, each seed
+ * once; accuracies in % ([0, 100]). PyTorch fills every field; echolab leaves
+ * train loss and both accuracies empty for a seed that diverged.
+ */
+export const PER_SEED_CSV: CsvSchema = {
+  kind: "per-seed parity CSV",
+  columns: PER_SEED_COLUMNS,
+  rules: {
+    side: oneOfList(SIDES),
+    config: configRule,
+    mode: oneOfList(MODES),
+    seed: intIn(0, MAX_SEED),
+    train_loss: orEmpty(nonNegative),
+    train_acc: orEmpty(numberIn(0, 100)),
+    test_acc: orEmpty(numberIn(0, 100)),
+    seconds: nonNegative,
+  },
+  key: (r) => `seed ${r.seed}`,
+  constant: ["side", "config", "mode"],
+  row: (r) => {
+    const empty = (["train_loss", "train_acc", "test_acc"] as const).filter((c) => r[c] === "");
+    if (empty.length === 0 || (empty.length === 3 && r.side === "echolab")) return null;
+    return r.side === "torch"
+      ? `${empty[0]} must be filled on a PyTorch row, got ""`
+      : `train_loss, train_acc and test_acc must be all filled or all empty (a diverged seed), got ${
+        empty.join(", ")
+      } empty`;
+  },
+};
+
+/**
+ * Parses one per-seed CSV's text, checking every row ({@linkcode PER_SEED_CSV});
+ * `file` names it in errors. A CSV whose header does not start with `side,`
+ * (an experiment log, an empty file a job was killed before filling) gives no
+ * rows; one that does but is not a per-seed CSV, or holds a bad row, throws
+ * a {@linkcode ReadbackError}.
+ */
+export function parseSeedCsv(text: string, file = "per-seed CSV"): SeedRow[] {
+  if (!text.startsWith(`${PER_SEED_COLUMNS[0]},`)) return [];
+  const num = (s: string) => (s === "" ? NaN : Number(s));
+  return parseCsv(text, file, PER_SEED_CSV, 0).rows.map((r) => ({
     side: r.side as Side,
     config: r.config,
     mode: r.mode as Mode,
@@ -101,8 +155,9 @@ export function parseSeedCsv(text: string): SeedRow[] {
 
 /**
  * Reads every per-seed CSV under `dir` (recursively; experiment logs and
- * summaries are skipped by their headers) and keeps one row per side,
- * config, mode and seed (the first found, files in name order).
+ * summaries are skipped by their headers), each row checked, and keeps one
+ * row per side, config, mode and seed (the first found, files in name order:
+ * a rerun of a seed in a later file is left out).
  */
 export function readSeedRows(dir: string): SeedRow[] {
   const rows: SeedRow[] = [];
@@ -118,7 +173,7 @@ export function readSeedRows(dir: string): SeedRow[] {
       const path = `${d}/${e.name}`;
       if (e.isDirectory) walk(path);
       else if (e.name.endsWith(".csv") && e.name !== "summary.csv") {
-        rows.push(...parseSeedCsv(Deno.readTextFileSync(path)));
+        rows.push(...parseSeedCsv(readBoundedText(path, PER_SEED_CSV.kind), path));
       }
     }
   };
@@ -211,6 +266,73 @@ export function summariseParity(rows: SeedRow[], order: string[] = []): ParitySu
     }
   }
   return out;
+}
+
+/** Columns of summary.csv, as {@linkcode summaryCsvRows} fills them: one `acc_<label>` per plateau. */
+export const SUMMARY_COLUMNS: readonly string[] = [
+  "config",
+  "mode",
+  "side",
+  "n",
+  "successes",
+  "rate",
+  "ci_low",
+  "ci_high",
+  "fisher_p",
+  "test_acc_median",
+  ...BINS.map(([label]) => `acc_${label}`),
+];
+
+const probability = orEmpty(numberIn(0, 1));
+
+/**
+ * summary.csv: a row per config, data mode and side; rates and intervals in
+ * [0, 1] at 4 decimals, the median test accuracy in % ([0, 100]), all empty
+ * for a side with no seeds; plateau counts that add up to n.
+ */
+export const PARITY_SUMMARY_CSV: CsvSchema = {
+  kind: "parity summary CSV",
+  columns: SUMMARY_COLUMNS,
+  rules: {
+    config: configRule,
+    mode: oneOfList(MODES),
+    side: oneOfList(SIDES),
+    n: intIn(0, 1_000_000),
+    successes: intIn(0, 1_000_000),
+    rate: probability,
+    ci_low: probability,
+    ci_high: probability,
+    fisher_p: probability,
+    test_acc_median: orEmpty(numberIn(0, 100)),
+    ...Object.fromEntries(BINS.map(([label]) => [`acc_${label}`, intIn(0, 1_000_000)])),
+  },
+  key: (r) => `${r.config} ${r.mode} ${r.side}`,
+  row: (r: CsvRow) => {
+    const n = +r.n, k = +r.successes;
+    if (k > n) return `successes ${k} is more than n ${n}`;
+    // A side with no seeds has no rate, interval or median; one with seeds has all of them.
+    const wrong = (["rate", "ci_low", "ci_high", "test_acc_median"] as const).find((c) => (r[c] === "") !== (n === 0));
+    if (wrong) return `${wrong} must be ${n === 0 ? "empty when n is 0" : "filled when n > 0"}, got "${r[wrong]}"`;
+    if (n > 0) {
+      const [rate, lo, hi] = [decimal(r.rate)!, decimal(r.ci_low)!, decimal(r.ci_high)!];
+      if (Math.abs(rate - k / n) > 5e-5) return `rate ${r.rate} is not successes / n = ${k}/${n}`;
+      if (!(lo <= rate + 5e-5 && rate <= hi + 5e-5)) return `rate ${r.rate} is outside [ci_low, ci_high]`;
+    }
+    const binned = BINS.reduce((a, [label]) => a + +r[`acc_${label}`], 0);
+    return binned === n ? null : `the plateau counts add up to ${binned}, not n ${n}`;
+  },
+};
+
+/** Both sides of every config and data mode, with the one Fisher p of the pair. */
+export function pairedSummary(t: CsvTable): TableProblem | null {
+  for (const [i, r] of t.rows.entries()) {
+    const other = t.rows.find((o) => o.config === r.config && o.mode === r.mode && o.side !== r.side);
+    if (!other) return { line: t.lines[i], message: `${r.config} ${r.mode} has a ${r.side} row and no other side` };
+    if (other.fisher_p !== r.fisher_p) {
+      return { line: t.lines[i], message: `${r.config} ${r.mode}: fisher_p differs between the sides` };
+    }
+  }
+  return null;
 }
 
 /** Summary rows flattened for CSV (one column per plateau, `acc_<label>`). */

@@ -3,14 +3,22 @@
  * interval, median and quartiles of final test accuracy, median epochs to
  * reach 99% train accuracy, diverged count, wall time.
  */
-import { parse } from "csv-parse/sync";
 import { SUCCESS_ACCURACY } from "./experiment.ts";
+import { parseCsv, readBoundedText } from "./readback.ts";
+import { EXPERIMENT_CSV } from "./schemas.ts";
 import { median, quantile, wilson } from "./stats.ts";
 
 /** A row of an experiment CSV, as read back (all strings). */
 export type Row = Record<string, string>;
 
-/** Reads every `*.csv` under `dir` (recursively) whose header is an experiment log's. */
+/**
+ * Reads every `*.csv` under `dir` (recursively) whose header names `run_id`
+ * and `phase`, as an experiment log's does, checking each as
+ * {@linkcode EXPERIMENT_CSV} says (a run still training, with no rows or no
+ * test rows yet, is fine). Other CSVs (summaries) are skipped; an experiment
+ * log that is not one this suite writes throws a {@linkcode ReadbackError}
+ * naming the file and line.
+ */
 export function readRuns(dir: string): Row[] {
   const rows: Row[] = [];
   const walk = (d: string) => {
@@ -18,8 +26,11 @@ export function readRuns(dir: string): Row[] {
       const path = `${d}/${e.name}`;
       if (e.isDirectory) walk(path);
       else if (e.name.endsWith(".csv")) {
-        const parsed = parse(Deno.readTextFileSync(path), { columns: true }) as Row[];
-        if (parsed.length && "run_id" in parsed[0] && "phase" in parsed[0]) rows.push(...parsed);
+        const text = readBoundedText(path, EXPERIMENT_CSV.kind);
+        const header = text.slice(0, text.indexOf("\n") < 0 ? text.length : text.indexOf("\n")).split(",");
+        if (header.includes("run_id") && header.includes("phase")) {
+          rows.push(...parseCsv(text, path, EXPERIMENT_CSV, 0).rows);
+        }
       }
     }
   };
