@@ -26,24 +26,9 @@ import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
-
-/** Columns of bench-*.csv. */
-const BENCH_COLUMNS = [
-  "run_id",
-  "impl",
-  "backend",
-  "threads",
-  "processes",
-  "model",
-  "replicas_per_process",
-  "ms_per_step",
-  "replica_steps_per_s",
-  "ratio_to_torch",
-  "end_to_end_s",
-] as const;
+import { BENCH_COLUMNS, BENCH_MODELS as MODELS } from "../lib/schemas.ts";
 import { EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
 
-const MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
 const REPLICAS = [1, 8, 64, 256];
 /** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
 const WEBGPU_REPLICAS = { software: [1, 8], hardware: [1, 64, 1024, 4096, 16384] };

@@ -11,7 +11,6 @@
  * `--out DIR` writes the same files under DIR instead of in place (a test
  * compares that output with what is committed).
  */
-import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import {
   capacityHeatmapSpec,
@@ -25,7 +24,18 @@ import {
   type TopLevelSpec,
 } from "../lib/charts.ts";
 import { type Row, summarise, type Summary, summaryMarkdown } from "../lib/summary.ts";
-import { capacities, type ShardRow } from "../lib/capacity.ts";
+import { capacities, MergeError, mergeShards, readMerged, readShard, type ShardRow } from "../lib/capacity.ts";
+import {
+  type CsvSchema,
+  type CsvTable,
+  ReadbackError,
+  readBoundedText,
+  readCsv as readChecked,
+  refuse,
+  type TableProblem,
+} from "../lib/readback.ts";
+import { BENCH_CSV, completeGradients, EXPERIMENT_CSV, finishedRun, GRADIENTS_CSV } from "../lib/schemas.ts";
+import { pairedSummary, PARITY_SUMMARY_CSV } from "../lib/parity.ts";
 import { MEMORY_ORDER } from "../lib/memory_configs.ts";
 import { median, quantile } from "../lib/stats.ts";
 import { formatCsvValue } from "../lib/csv_log.ts";
@@ -69,18 +79,151 @@ function exists(path: string): boolean {
   }
 }
 
-function readCsv(path: string): Row[] {
-  let text;
+/** Runs `read`, turning a refusal of a file read back into a {@linkcode ReportError} with its one line. */
+function checked<T>(read: () => T): T {
   try {
-    text = Deno.readTextFileSync(path);
+    return read();
   } catch (err) {
-    throw new ReportError(`${path}: ${(err as Error).message.split("\n")[0]}`);
+    if (err instanceof ReadbackError || err instanceof MergeError) throw new ReportError(err.message);
+    throw err;
   }
+}
+
+/**
+ * A CSV the manifest names, every row checked against `schema` (at least one
+ * row), then against `whole` (a check across rows), or a {@linkcode ReportError}
+ * naming the file and line.
+ */
+function readCsv(path: string, schema: CsvSchema, whole?: (t: CsvTable) => TableProblem | null) {
+  return checked(() => {
+    const t = readChecked(path, schema);
+    if (whole) refuse(t, whole(t));
+    return t.rows;
+  });
+}
+
+/** A finished run's experiment CSV: every seed's epochs and its test row. */
+const readRun = (path: string): Row[] => readCsv(path, EXPERIMENT_CSV, finishedRun);
+
+/**
+ * The merged capacity CSV, checked as merge checks shards, and the rows of
+ * each shard: the merged CSV must hold exactly the merge of the shards.
+ */
+function readCapacity(merged: string, shardFiles: string[]): { rows: ShardRow[]; shards: ShardRow[][] } {
+  return checked(() => {
+    const rows = readMerged(merged);
+    const line = (r: ShardRow) => JSON.stringify(Object.values(r));
+    let fromShards: string[];
+    try {
+      fromShards = mergeShards(shardFiles).map(line);
+    } catch (err) {
+      // A refusal about the set (a shard missing) names no file: say which list it is.
+      const message = (err as Error).message;
+      if (!(err instanceof MergeError) || shardFiles.some((f) => message.includes(f))) throw err;
+      throw new ReportError(`the manifest's capacityShards (${shardFiles.join(", ")}): ${message}`);
+    }
+    const k = rows.findIndex((r, i) => line(r) !== fromShards[i]);
+    if (k >= 0 || rows.length !== fromShards.length) {
+      throw new ReportError(
+        `${merged}${k >= 0 ? `:${k + 2}` : ""}: not the merge of the manifest's capacityShards ` +
+          `(${shardFiles.join(", ")}); rerun deno task merge`,
+      );
+    }
+    return { rows, shards: shardFiles.map((f) => readShard(f).rows) };
+  });
+}
+
+/**
+ * Every CSV the manifest names, read and checked before anything is rendered
+ * or written: a bad one stops the report at once, naming its file and line.
+ */
+function readInputs(manifest: Manifest) {
+  const R = (p: string) => `results/${p}`;
+  return {
+    notebook: Object.fromEntries(NOTEBOOK_ORDER.map((name) => [name, readRun(R(manifest.notebook[name]))])),
+    memory: manifest.memory.map((p) => readRun(R(p))),
+    kernelComparison: readRun(R(manifest.kernelComparison)),
+    gradients: readCsv(R(manifest.gradients), GRADIENTS_CSV, completeGradients),
+    capacity: readCapacity(R(manifest.capacity), manifest.capacityShards.map(R)),
+    parity: readCsv(R(`${manifest.parity}/summary.csv`), PARITY_SUMMARY_CSV, pairedSummary),
+    bench: readCsv(R(manifest.bench), BENCH_CSV),
+    echo3Default: readRun(R(manifest.echo3Default)),
+  };
+}
+
+/** The manifest's keys and what each names: one file, a list of files, a folder holding summary.csv. */
+const MANIFEST_KEYS = {
+  about: "text",
+  notebook: "notebook",
+  echo3Default: "file",
+  kernelComparison: "file",
+  memory: "files",
+  gradients: "file",
+  capacity: "file",
+  capacityShards: "files",
+  bench: "file",
+  parity: "folder",
+} as const;
+
+/**
+ * Reads and checks the manifest: a JSON object with every key the report
+ * reads and no other, each naming, relative to results/, an existing regular
+ * file (`parity`: a folder holding summary.csv), lists non-empty and without
+ * repeats. Refusals are one line naming the manifest and the key.
+ */
+function readManifest(path: string): Manifest {
+  const bad = (what: string) => new ReportError(`--manifest ${path}: ${what}`);
+  let value: unknown;
   try {
-    return parse(text, { columns: true }) as Row[];
+    value = JSON.parse(readBoundedText(path, "manifest (JSON)"));
   } catch (err) {
-    throw new ReportError(`${path}: ${(err as Error).message.split("\n")[0]}`);
+    if (err instanceof ReadbackError) throw new ReportError(`--manifest ${err.message}`);
+    throw bad(`not JSON (${(err as Error).message.split("\n")[0]})`);
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw bad(`not a JSON object of the published runs (got ${Array.isArray(value) ? "an array" : String(value)})`);
+  }
+  const m = value as Record<string, unknown>;
+  const unknown = Object.keys(m).find((k) => !(k in MANIFEST_KEYS));
+  if (unknown !== undefined) throw bad(`unknown key "${unknown}" (it has ${Object.keys(MANIFEST_KEYS).join(", ")})`);
+  /** Checks that `p` (at `key`) names an existing regular file under results/, or a folder with summary.csv. */
+  const named = (key: string, p: unknown, folder = false) => {
+    if (typeof p !== "string" || p === "" || p.startsWith("/") || p.split("/").includes("..")) {
+      throw bad(`${key} must be a path relative to results/, got ${JSON.stringify(p) ?? "nothing"}`);
+    }
+    const file = folder ? `results/${p}/summary.csv` : `results/${p}`;
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.statSync(file);
+    } catch { /* said below */ }
+    if (!info?.isFile) {
+      throw bad(`${key} names ${file}, which ${info ? "is not a regular file" : "does not exist"}`);
+    }
+  };
+  for (const [key, kind] of Object.entries(MANIFEST_KEYS)) {
+    const v = m[key];
+    if (kind === "text") continue;
+    if (v === undefined) throw bad(`no key "${key}"`);
+    if (kind === "file" || kind === "folder") named(key, v, kind === "folder");
+    else if (kind === "files") {
+      if (!Array.isArray(v) || v.length === 0) throw bad(`${key} must be a non-empty list of paths under results/`);
+      v.forEach((p, i) => named(`${key}[${i}]`, p));
+      const twice = v.find((p, i) => v.indexOf(p) !== i);
+      if (twice !== undefined) throw bad(`${key} names ${twice} twice`);
+    } else {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        throw bad(`${key} must be an object naming the runs of ${NOTEBOOK_ORDER.join(", ")}`);
+      }
+      const names = v as Record<string, unknown>;
+      const extra = Object.keys(names).find((n) => !NOTEBOOK_ORDER.includes(n));
+      if (extra !== undefined) throw bad(`${key}.${extra} is not one of ${NOTEBOOK_ORDER.join(", ")}`);
+      for (const n of NOTEBOOK_ORDER) {
+        if (names[n] === undefined) throw bad(`no key ${key}.${n}`);
+        named(`${key}.${n}`, names[n]);
+      }
+    }
+  }
+  return m as unknown as Manifest;
 }
 
 // ---------------------------------------------------------------- formatting
@@ -110,12 +253,8 @@ async function main(): Promise<void> {
   }
   const out = args.out ?? ".";
   const manifestPath = args.manifest ?? "results/manifest.json";
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(Deno.readTextFileSync(manifestPath));
-  } catch (err) {
-    throw new ReportError(`--manifest ${manifestPath}: ${(err as Error).message.split("\n")[0]}`);
-  }
+  const manifest = readManifest(manifestPath);
+  const inputs = readInputs(manifest);
   const R = (p: string) => `results/${p}`;
   const files = new Map<string, string | Uint8Array>();
   const fields: Record<string, string | number> = {};
@@ -145,7 +284,7 @@ async function main(): Promise<void> {
 
   // 1. The notebook's experiments, in notebook order; echo-10 rows are exp:memory's runs of the same models.
   const notebookRows: Row[] = NOTEBOOK_ORDER.flatMap((name) =>
-    readCsv(R(manifest.notebook[name])).map((r) => ({ ...r, experiment: name }))
+    inputs.notebook[name].map((r) => ({ ...r, experiment: name }))
   );
   const notebook = summarise(notebookRows);
   const nb = (name: string) => notebook.find((s) => s.config === name)!;
@@ -168,7 +307,7 @@ async function main(): Promise<void> {
   );
 
   // 2. exp:memory.
-  const memoryRows = manifest.memory.flatMap((p) => readCsv(R(p)));
+  const memoryRows = inputs.memory.flat();
   const memory = summarise(memoryRows).sort((a, b) => MEMORY_ORDER.indexOf(a.config) - MEMORY_ORDER.indexOf(b.config));
   const mem = (c: string) => {
     const s = memory.find((m) => m.config === c);
@@ -256,7 +395,7 @@ async function main(): Promise<void> {
   );
 
   // The same RNN H60 configuration with the op-level kernels: which seeds won there.
-  const opRows = readCsv(R(manifest.kernelComparison));
+  const opRows = inputs.kernelComparison;
   const opWins = winners(new Map(opRows.filter((r) => r.phase === "test").map((r) => [r.seed, Number(r.test_acc)])));
   const opSeeds = opRows.filter((r) => r.phase === "test").map((r) => Number(r.seed));
   const fusedWinsInRange = wPlain.filter((s) => opSeeds.includes(s));
@@ -271,7 +410,7 @@ async function main(): Promise<void> {
   fields["kernels.deepRate"] = fields["rnn-6x60.success"];
 
   // 3. exp:gradients: mean over seeds per cell, phase and lag.
-  const gradRows = readCsv(R(manifest.gradients));
+  const gradRows = inputs.gradients;
   const groups = new Map<string, { cell: string; phase: string; lag: number; values: number[] }>();
   for (const r of gradRows) {
     const key = `${r.cell}/${r.phase}/${r.lag}`;
@@ -337,7 +476,7 @@ async function main(): Promise<void> {
   );
 
   // 4. exp:capacity, merged.
-  const capRows = readCsv(R(manifest.capacity)) as unknown as ShardRow[];
+  const capRows = inputs.capacity.rows;
   const caps = capacities(capRows);
   const hiddens = [...new Set(capRows.map((r) => Number(r.hidden)))].sort((a, b) => a - b);
   const capCells = [...new Set(capRows.map((r) => r.cell))];
@@ -358,9 +497,7 @@ async function main(): Promise<void> {
   fields["capacity.hiddens"] = hiddens.join(" / ");
   fields["capacity.epochs"] = c0.epochs;
   fields["capacity.shards"] = manifest.capacityShards.length;
-  const shardMinutes = manifest.capacityShards.map((p) =>
-    readCsv(R(p)).reduce((a, r) => a + Number(r.seconds), 0) / 60
-  );
+  const shardMinutes = inputs.capacity.shards.map((rows) => rows.reduce((a, r) => a + Number(r.seconds), 0) / 60);
   fields["capacity.shardMinutes"] = list(shardMinutes.map((m) => `${m.toFixed(0)} min`));
   fields["capacity.coreMinutes"] = shardMinutes.reduce((a, b) => a + b, 0).toFixed(0);
   for (const c of capCells) fields[`capacity.${c}`] = hiddens.map((h) => cap(c, h)).join(" / ");
@@ -403,7 +540,7 @@ async function main(): Promise<void> {
   );
 
   // 5. exp:parity: the notebook's PyTorch code and echolab on the same configurations.
-  const parity = readCsv(R(`${manifest.parity}/summary.csv`));
+  const parity = inputs.parity;
   const par = (config: string, mode: string, side: string) => {
     const r = parity.find((p) => p.config === config && p.mode === mode && p.side === side);
     if (!r) throw new ReportError(`${R(manifest.parity)}/summary.csv: no ${side} row for ${config} (${mode})`);
@@ -462,7 +599,7 @@ async function main(): Promise<void> {
   );
 
   // 6. The benchmark: training-speed rows (one process or several) and end-to-end rows.
-  const bench = readCsv(R(manifest.bench));
+  const bench = inputs.bench;
   const speed = bench.filter((r) => r.replica_steps_per_s !== "");
   const row = (impl: string, backend: string, model: string, replicas: string, processes = "1") =>
     speed.find((r) =>
@@ -546,7 +683,7 @@ ${sections.join("\n")}`,
     "| `deno task exp:all`     |                | all of the above          |                    |                                                           |",
   ].join("\n");
 
-  const dflt = readCsv(R(manifest.echo3Default));
+  const dflt = inputs.echo3Default;
   const tr = dflt.filter((r) => r.phase === "train"), te = dflt.find((r) => r.phase === "test")!;
   blocks["sample-output"] = [
     "```",
