@@ -18,6 +18,7 @@ import { type CellKind, SimpleRNN } from "../lib/models.ts";
 import { makeOptimizer } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
 import { inputGradientByLag } from "../lib/gradients.ts";
+import { GRADIENT_COLUMNS } from "../lib/migrations.ts";
 
 const CELLS_COMPARED: CellKind[] = ["rnn", "irnn", "lstm", "gru"];
 const PROBE_LENGTH = 41; // lags 0..40: twice the truncation window
@@ -48,27 +49,7 @@ parseOrExit(() => assertRunsHere(cfg));
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const runId = newRunId();
-const log = CsvLog.create(`${cfg.out}/${cfg.name || "gradients"}-${runId}.csv`, [
-  "run_id",
-  "cell",
-  "identity_scale",
-  "hidden",
-  "layers",
-  "echo_step",
-  "bptt",
-  "batch",
-  "series",
-  "lr",
-  "optimizer",
-  "clip",
-  "fixed_series",
-  "seed",
-  "phase",
-  "epochs_trained",
-  "test_acc",
-  "lag",
-  "mean_abs_grad",
-]);
+const log = CsvLog.create(`${cfg.out}/${cfg.name || "gradients"}-${runId}.csv`, GRADIENT_COLUMNS);
 
 // The probe: the same random sequences for every cell, from a zero state.
 const probe = EchoData.forSeeds(cfg.seeds, {

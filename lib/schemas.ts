@@ -1,7 +1,7 @@
 /**
  * What the experiment, gradients and bench CSVs may hold, for reading them
  * back ({@linkcode parseCsv}): their columns (CSV_COLUMNS from
- * lib/experiment.ts, the gradients header from experiments/migrate.ts, the
+ * lib/experiment.ts, the gradients header from lib/migrations.ts, the
  * bench header here, which bench/bench.ts imports) and, per column, the values their writers
  * can produce with the flags they accept. Accuracies are percentages in
  * [0, 100], as every writer logs them; times and losses finite and >= 0; a
@@ -14,7 +14,7 @@ import { MAX_SEED, parameterCount } from "./cli.ts";
 import { CSV_COLUMNS } from "./experiment.ts";
 import { type CellKind, CELLS, KERNELS } from "./models.ts";
 import { OPTIMIZERS } from "./optim.ts";
-import { GRADIENT_COLUMNS, MIGRATIONS } from "../experiments/migrate.ts";
+import { GRADIENT_COLUMNS, MIGRATIONS } from "./migrations.ts";
 import {
   type CsvRow,
   type CsvSchema,

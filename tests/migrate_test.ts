@@ -7,7 +7,7 @@ import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { assert } from "./_assert.ts";
 import { runScript } from "./_run.ts";
-import { GRADIENT_COLUMNS, migrateText } from "../experiments/migrate.ts";
+import { GRADIENT_COLUMNS, migrateText } from "../lib/migrations.ts";
 
 /** The CSV text with `column` taken out: what an older writer wrote. */
 function dropColumn(text: string, column: string): string {

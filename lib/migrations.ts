@@ -1,0 +1,112 @@
+/**
+ * The schema changes of the suite's CSVs, so that a CSV written under an
+ * older schema can be brought to the current one (`deno task migrate`): a
+ * column added later is filled with the value that was in force when the
+ * row was written, never by hand.
+ *
+ * Migrations, oldest first:
+ * 1. Experiment CSVs without `identity_scale` (before 2026-12-02): the column
+ *    goes after `cell`, `1` for irnn rows (no published run set
+ *    `--identity-scale`, whose default is 1), empty for other cells.
+ * 2. Gradient CSVs of `exp:gradients` with only run_id, cell, hidden,
+ *    echo_step, ... (before 2026-12-02): the science flags that script
+ *    honoured then were its knobs and the notebook's defaults, as the
+ *    published run used them (commit 186e790: H 60, echo 10, seeds 1 and 2,
+ *    5 epochs): layers 1, bptt 20, batch 5, series 20000, lr 0.001, rmsprop,
+ *    clip 0, a new series each epoch, and identity_scale 1 for irnn rows.
+ */
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
+import { CSV_COLUMNS } from "./experiment.ts";
+
+type Row = Record<string, string>;
+
+/** One schema change: the header it applies to, the header it makes, and each new cell's value. */
+export interface Migration {
+  name: string;
+  from: readonly string[];
+  to: readonly string[];
+  fill: (row: Row) => Row;
+}
+
+const without = (cols: readonly string[], drop: string[]) => cols.filter((c) => !drop.includes(c));
+const irnnScale = (row: Row) => (row.cell === "irnn" ? "1" : "");
+
+/** The gradients CSV header that experiments/gradients.ts writes. */
+export const GRADIENT_COLUMNS = [
+  "run_id",
+  "cell",
+  "identity_scale",
+  "hidden",
+  "layers",
+  "echo_step",
+  "bptt",
+  "batch",
+  "series",
+  "lr",
+  "optimizer",
+  "clip",
+  "fixed_series",
+  "seed",
+  "phase",
+  "epochs_trained",
+  "test_acc",
+  "lag",
+  "mean_abs_grad",
+] as const;
+
+/** Every migration the suite knows. */
+export const MIGRATIONS: Migration[] = [
+  {
+    name: "experiment + identity_scale",
+    from: without(CSV_COLUMNS, ["identity_scale"]),
+    to: CSV_COLUMNS,
+    fill: (row) => ({ ...row, identity_scale: irnnScale(row) }),
+  },
+  {
+    name: "gradients + science flags",
+    from: without(GRADIENT_COLUMNS, [
+      "identity_scale",
+      "layers",
+      "bptt",
+      "batch",
+      "series",
+      "lr",
+      "optimizer",
+      "clip",
+      "fixed_series",
+    ]),
+    to: GRADIENT_COLUMNS,
+    fill: (row) => ({
+      ...row,
+      identity_scale: irnnScale(row),
+      layers: "1",
+      bptt: "20",
+      batch: "5",
+      series: "20000",
+      lr: "0.001",
+      optimizer: "rmsprop",
+      clip: "0",
+      fixed_series: "false",
+    }),
+  },
+];
+
+const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((c, i) => c === b[i]);
+
+/**
+ * The CSV `text` under the current schema, or null when no migration
+ * applies (already current, or not a CSV the suite migrates).
+ */
+export function migrateText(text: string): { text: string; migration: string } | null {
+  const rows = parse(text, { relax_column_count: false }) as string[][];
+  if (rows.length === 0) return null;
+  const header = rows[0];
+  const m = MIGRATIONS.find((m) => same(m.from, header));
+  if (!m) return null;
+  const out = rows.slice(1).map((cells) => {
+    const row = m.fill(Object.fromEntries(header.map((c, i) => [c, cells[i]])));
+    return m.to.map((c) => row[c]);
+  });
+  return { text: stringify([[...m.to], ...out]), migration: m.name };
+}
