@@ -27,7 +27,7 @@ import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS } from "../lib/schemas.ts";
-import { EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { EXIT_CODES, listOf, parseFlags, parseOrExit } from "../lib/cli.ts";
 
 const REPLICAS = [1, 8, 64, 256];
 /** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
@@ -112,13 +112,16 @@ if (Deno.args[0] !== "--child") {
       console.log(USAGE);
       Deno.exit(0);
     }
-    const list = (values.backends ?? BENCH_BACKENDS.join(",")).split(",");
-    const bad = list.find((b) => !(BENCH_BACKENDS as readonly string[]).includes(b));
-    if (bad !== undefined || list.length === 0) {
-      throw new UsageError(`--backends must list names from ${BENCH_BACKENDS.join(", ")}, got "${values.backends}"`);
-    }
-    return list;
+    return listOf("backends", values.backends, BENCH_BACKENDS, BENCH_BACKENDS);
   });
+  // webgpu named outright must run: without an adapter the bench would measure nothing and say it did.
+  if (Deno.args.some((a) => a.startsWith("--backends")) && backends.includes("webgpu")) {
+    const adapter = await findWebGpuAdapter();
+    if (typeof adapter === "string") {
+      console.error(`error: --backends webgpu has no adapter to run on (${adapter}); leave webgpu out`);
+      Deno.exit(2);
+    }
+  }
 } else {
   const m = MODELS.find((m) => m.name === Deno.args[1])!;
   await useBackend("auto");

@@ -41,7 +41,7 @@ import { median, quantile } from "../lib/stats.ts";
 import { formatCsvValue } from "../lib/csv_log.ts";
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { fillTemplate, replaceBlocks } from "../lib/template.ts";
-import { parseFlags, parseOrExit } from "../lib/cli.ts";
+import { assertWritable, parseFlags, parseOrExit } from "../lib/cli.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
 
 const USAGE = `usage: deno task report [--out DIR] [--manifest FILE]
@@ -251,7 +251,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const out = args.out ?? ".";
+  // In place (no --out) writes what the task allows; a folder given is checked before any work.
+  const out = args.out === undefined ? "." : parseOrExit(() => assertWritable("--out", args.out!, "report"));
   const manifestPath = args.manifest ?? "results/manifest.json";
   const manifest = readManifest(manifestPath);
   const inputs = readInputs(manifest);
