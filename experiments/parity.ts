@@ -231,7 +231,7 @@ if (!cfg.summaryOnly) {
   const t0 = performance.now();
   const noTorch = await torchAvailable();
   if (noTorch) console.log(`torch side skipped: ${PYTHON} cannot import torch (${noTorch})`);
-  const done = readSeedRows(cfg.out);
+  const done = parseOrExit(() => readSeedRows(cfg.out)); // a bad per-seed file is bad input: exit 2, nothing run
   const has = (side: string, id: string, mode: string, seed: number) =>
     done.some((r) => r.side === side && r.config === id && r.mode === mode && r.seed === seed);
   const units: Unit[] = [];
