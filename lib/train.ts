@@ -45,6 +45,14 @@ export interface TrainOptions {
    * there). Results do not depend on it.
    */
   readEvery?: number;
+  /**
+   * A debug hook (tests/equivalence_test.ts): called every step inside its
+   * `tf.tidy`, after the optimizer's update, with the loss's gradients (one
+   * per variable, in `model.variables` order), the gradients the update
+   * applied (clipped where `clip` is set) and each replica's loss. They are
+   * freed after it returns: `tf.keep(tf.clone(t))` what you keep.
+   */
+  onGrads?: (grads: tf.Tensor[], applied: tf.Tensor[], loss: tf.Tensor1D) => void;
 }
 
 /** What one pass over the data measured, per replica. */
@@ -106,9 +114,10 @@ export async function trainEpoch(
         stepRight = tf.keep(correctDigits(out.logits, y));
         return tf.sum(stepLoss) as tf.Scalar;
       }, vars);
-      let g = vars.map((v) => grads[v.name]);
-      if (opts.clip) g = clipGradNorm(g, opts.clip).grads;
+      const raw = vars.map((v) => grads[v.name]);
+      const g = opts.clip ? clipGradNorm(raw, opts.clip).grads : raw;
       optimizer.step(g, tally.live(stepLoss));
+      opts.onGrads?.(raw, g, stepLoss);
     });
     tally.add(stepLoss, stepRight);
     tf.dispose([stepLoss, stepRight]);
