@@ -27,7 +27,7 @@ import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS } from "../lib/schemas.ts";
-import { EXIT_CODES, listOf, parseFlags, parseOrExit } from "../lib/cli.ts";
+import { EXIT_CODES, int, listOf, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
 
 const REPLICAS = [1, 8, 64, 256];
 /** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
@@ -123,9 +123,16 @@ if (Deno.args[0] !== "--child") {
     }
   }
 } else {
-  const m = MODELS.find((m) => m.name === Deno.args[1])!;
+  // The bench's own subprocesses; checked like any input, since a person can type it too.
+  const [m, replicas] = parseOrExit(() => {
+    const m = MODELS.find((m) => m.name === Deno.args[1]);
+    if (!m || Deno.args.length !== 3) {
+      throw new UsageError(`--child takes MODEL REPLICAS, MODEL one of ${MODELS.map((m) => m.name).join(", ")}`);
+    }
+    return [m, int("child", Deno.args[2], 1, 1, 4096)] as const;
+  });
   await useBackend("auto");
-  console.log(JSON.stringify({ ms: await msPerStep(m.echo, m.hidden, Number(Deno.args[2]), "auto") }));
+  console.log(JSON.stringify({ ms: await msPerStep(m.echo, m.hidden, replicas, "auto") }));
   Deno.exit(0);
 }
 

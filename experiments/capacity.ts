@@ -29,6 +29,7 @@ import {
   oneOf,
   parseFlags,
   parseOrExit,
+  parseShard,
   real,
   UsageError,
   useBackendOrExit,
@@ -78,11 +79,7 @@ header-only CSV, which merge requires like the others.
 ${EXIT_CODES}`);
     Deno.exit(0);
   }
-  const shard = values.shard ?? "1/1";
-  const m = /^(\d{1,5})\/(\d{1,5})$/.exec(shard);
-  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2]) || Number(m[2]) > MAX_SHARDS) {
-    throw new UsageError(`--shard must be i/n with 1 <= i <= n <= ${MAX_SHARDS}, got "${shard}"`);
-  }
+  const { shard, shards } = parseShard(values.shard, MAX_SHARDS);
   const series = int("series", values.series, 20_000, 1, 10_000_000);
   const bptt = int("bptt", values.bptt, 50, 1, series);
   if (series % bptt !== 0) throw new UsageError(`--series ${series} must be divisible by --bptt ${bptt}`);
@@ -99,8 +96,8 @@ ${EXIT_CODES}`);
   const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
   assertMeasures(echoMax, series, "--echo-max");
   const cfg = {
-    shard: Number(m[1]),
-    shards: Number(m[2]),
+    shard,
+    shards,
     seeds,
     epochs: int("epochs", values.epochs, 5, 1, 10_000),
     bptt,
@@ -113,16 +110,16 @@ ${EXIT_CODES}`);
     out: assertWritable("--out", values.out ?? "results/capacity", "exp:capacity"),
     budgetGiB,
   };
-  assertFits(cfg, cfg.backend);
+  assertFits(cfg, cfg.backend, false);
   return cfg;
 }
 
 /**
  * The largest model the grid trains (the widest hidden size, seeds x group
  * replicas) within --max-memory for the recurrence that runs on `backend`,
- * and, on webgpu, within the adapter's buffer limit.
+ * and, on webgpu once `loaded`, within the adapter's buffer limit.
  */
-function assertFits(c: ReturnType<typeof config>, backend: string): void {
+function assertFits(c: ReturnType<typeof config>, backend: string, loaded = true): void {
   const hidden = Math.max(...c.hiddens), replicas = c.seeds * c.group;
   for (const cell of c.cells) {
     const run = { seeds: replicas, batch: 5, series: c.series, bptt: c.bptt, hidden, layers: 1, cell };
@@ -131,7 +128,8 @@ function assertFits(c: ReturnType<typeof config>, backend: string): void {
       seeds: `--seeds ${c.seeds} x --group ${c.group} =`,
       hidden: "--hiddens",
     });
-    if (backend === "webgpu") assertFitsWebGpu({ ...run, echoStep: c.echoMax });
+    // The adapter's limits are known once the backend is loaded.
+    if (loaded && backend === "webgpu") assertFitsWebGpu({ ...run, echoStep: c.echoMax });
   }
 }
 

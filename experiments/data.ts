@@ -13,11 +13,20 @@ const spec = {
   task: "exp:data",
   about: "Preview the echo data of the notebook (cells 2-6): sizes, first 20 steps, first chunk.",
   knobs: { echoStep: 3, batch: 5, series: 20_000, bptt: 20, seed: 1 },
+  // A preview of one seed's data: training flags would be ignored, so they are refused.
+  takes: ["name", "seed", "echo-step", "batch", "series", "bptt", "out"],
 };
 const cfg = configFromArgs(spec, Deno.args);
 const seed = cfg.seeds[0];
 // Created before the preview prints, so a folder that cannot be written fails before any output.
-const log = CsvLog.create(`${cfg.out}/data-${newRunId()}.csv`, ["seed", "echo_step", "sequence", "step", "x", "y"]);
+const log = CsvLog.create(`${cfg.out}/${cfg.name || spec.name}-${newRunId()}.csv`, [
+  "seed",
+  "echo_step",
+  "sequence",
+  "step",
+  "x",
+  "y",
+]);
 
 const trainData = new EchoData({
   echoStep: cfg.echoStep,
@@ -28,9 +37,9 @@ const trainData = new EchoData({
 });
 const trainSize = trainData.length;
 
-// `len` of an EchoData is the number of chunks, series_length / T.
-console.log(trainSize);
-console.log(Math.trunc(cfg.series / cfg.bptt));
+// `len` of an EchoData is the number of chunks, series_length / T. Printed as text: Deno colours a bare number.
+console.log(String(trainSize));
+console.log(String(Math.trunc(cfg.series / cfg.bptt)));
 
 const L = cfg.series, show = Math.min(20, L);
 const row = (a: Uint8Array, b: number) => [...a.subarray(b * L, b * L + show)].join(" ");

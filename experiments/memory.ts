@@ -24,8 +24,10 @@ import {
   oneOf,
   parseFlags,
   parseOrExit,
+  parseRunArgs,
   real,
   UsageError,
+  useBackendOrExit,
 } from "../lib/cli.ts";
 import { BACKENDS } from "../lib/backend.ts";
 import { runSweep, type SweepResult } from "../lib/sweep.ts";
@@ -118,6 +120,24 @@ function shapingFlags(c: { seeds: number; epochs: number; backend: string; only:
 }
 
 const { resumes, ...cfg } = parseOrExit(config);
+/** A config's flags for its child, checked here as the child will check them (memory, zero fill, ...). */
+const childArgs = (id: string) =>
+  [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]
+    .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory)]);
+if (!cfg.summaryOnly) {
+  // Bad input is found before anything is written: each config's flags, and a named backend that cannot load.
+  parseOrExit(() => {
+    for (const id of cfg.only) {
+      try {
+        parseRunArgs(childArgs(id));
+      } catch (err) {
+        if (err instanceof UsageError) throw new UsageError(`config ${id}: ${err.message}`);
+        throw err;
+      }
+    }
+  });
+  if (cfg.backend !== "auto") await useBackendOrExit(cfg.backend);
+}
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 const order = (list: Summary[]) => list.sort((a, b) => ORDER.indexOf(a.config) - ORDER.indexOf(b.config));
@@ -150,8 +170,7 @@ if (!cfg.summaryOnly) {
   }
   const jobs = ids.filter((id) => !skipped.has(id)).map((id) => ({
     id,
-    args: [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]
-      .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory)]),
+    args: childArgs(id),
   }));
   const t0 = performance.now();
   const progress = new SweepProgress("configs", jobs.length, jobs.length * cfg.seeds);

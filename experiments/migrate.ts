@@ -7,7 +7,8 @@
  */
 import { migrateText } from "../lib/migrations.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
-import { parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { firstLine, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { readBoundedText } from "../lib/readback.ts";
 
 function* csvFiles(dir: string): Generator<string> {
   for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -33,13 +34,22 @@ if (import.meta.main) {
     if (!isDir) throw new UsageError(`DIR ${dir} is not a directory`);
     return dir;
   });
-  let changed = 0;
-  for (const path of csvFiles(dir)) {
-    const m = migrateText(Deno.readTextFileSync(path));
-    if (!m) continue;
-    writeFileAtomic(path, m.text);
-    console.log(`${path}: ${m.migration}`);
-    changed++;
+  // Every file is read and migrated in memory first: a bad one is named and nothing is written.
+  const todo = parseOrExit(() =>
+    [...csvFiles(dir)].flatMap((path) => {
+      let m;
+      try {
+        m = migrateText(readBoundedText(path, "CSV"));
+      } catch (err) {
+        if (err instanceof UsageError) throw err;
+        throw new UsageError(`${path}: ${firstLine(err)}`);
+      }
+      return m ? [{ path, ...m }] : [];
+    })
+  );
+  for (const { path, text, migration } of todo) {
+    writeFileAtomic(path, text);
+    console.log(`${path}: ${migration}`);
   }
-  console.log(`${changed} file(s) migrated under ${dir}/`);
+  console.log(`${todo.length} file(s) migrated under ${dir}/`);
 }

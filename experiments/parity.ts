@@ -22,7 +22,8 @@
  * published ones are never deleted or rewritten: a run whose summary differs
  * writes summary-<run id>.csv and .md of its own.
  */
-import { assertWritable, int, listOf, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { assertWritable, int, listOf, parseFlags, parseOrExit, parseShard, UsageError } from "../lib/cli.ts";
+import { MAX_SHARDS } from "../lib/capacity.ts";
 import { stringify } from "csv-stringify/sync";
 import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
@@ -103,18 +104,22 @@ time elapsed and left.`,
     Deno.exit(0);
   }
   const only = listOf("only", values.only, IDS, IDS);
-  const shard = values.shard ?? "1/1";
-  const m = /^(\d+)\/(\d+)$/.exec(shard);
-  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) {
-    throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${shard}"`);
+  const { shard, shards } = parseShard(values.shard, MAX_SHARDS);
+  const out = assertWritable("--out", values.out ?? "results/parity", "exp:parity");
+  if (values["summary-only"]) {
+    let isDir = false;
+    try {
+      isDir = Deno.statSync(out).isDirectory;
+    } catch { /* reported below */ }
+    if (!isDir) throw new UsageError(`--out ${out} is not a directory of parity runs to summarise`);
   }
   return {
     only,
     jobs: int("jobs", values.jobs, 2, 1, 256),
-    shard: Number(m[1]),
-    shards: Number(m[2]),
+    shard,
+    shards,
     maxSeeds: int("max-seeds", values["max-seeds"], 4096, 1, 4096),
-    out: assertWritable("--out", values.out ?? "results/parity", "exp:parity"),
+    out,
     summaryOnly: values["summary-only"] ?? false,
   };
 }

@@ -137,11 +137,24 @@ function readCapacity(merged: string, shardFiles: string[]): { rows: ShardRow[];
  * Every CSV the manifest names, read and checked before anything is rendered
  * or written: a bad one stops the report at once, naming its file and line.
  */
-function readInputs(manifest: Manifest) {
+function readInputs(manifest: Manifest, manifestPath: string) {
   const R = (p: string) => `results/${p}`;
+  const memory = manifest.memory.map((p) => readRun(R(p)));
+  // The findings speak of every exp:memory configuration, each from one run.
+  const configs = memory.map((rows) => rows[0]?.experiment);
+  const missing = MEMORY_ORDER.find((c) => !configs.includes(c));
+  const extra = configs.find((c, i) => !MEMORY_ORDER.includes(c) || configs.indexOf(c) !== i);
+  if (missing !== undefined || extra !== undefined) {
+    throw new ReportError(
+      `--manifest ${manifestPath}: memory must name one run of each of ${MEMORY_ORDER.join(", ")}: ` +
+        (missing !== undefined
+          ? `${missing} has none`
+          : `${extra} is ${MEMORY_ORDER.includes(extra!) ? "named twice" : "not one"}`),
+    );
+  }
   return {
     notebook: Object.fromEntries(NOTEBOOK_ORDER.map((name) => [name, readRun(R(manifest.notebook[name]))])),
-    memory: manifest.memory.map((p) => readRun(R(p))),
+    memory,
     kernelComparison: readRun(R(manifest.kernelComparison)),
     gradients: readCsv(R(manifest.gradients), GRADIENTS_CSV, completeGradients),
     capacity: readCapacity(R(manifest.capacity), manifest.capacityShards.map(R)),
@@ -255,7 +268,7 @@ async function main(): Promise<void> {
   const out = args.out === undefined ? "." : parseOrExit(() => assertWritable("--out", args.out!, "report"));
   const manifestPath = args.manifest ?? "results/manifest.json";
   const manifest = readManifest(manifestPath);
-  const inputs = readInputs(manifest);
+  const inputs = readInputs(manifest, manifestPath);
   const R = (p: string) => `results/${p}`;
   const files = new Map<string, string | Uint8Array>();
   const fields: Record<string, string | number> = {};

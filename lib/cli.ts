@@ -90,7 +90,21 @@ export function exitCleanlyOnErrors(): void {
 /** The first line of an error's message, without a stack. */
 export function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return (text.split("\n").find((l) => l.trim() !== "") ?? (err as Error)?.name ?? "unknown error").trim();
+  // Our own messages are one line by construction: a line break in one comes from a name the user gave (a path),
+  // so it is shown escaped rather than cutting the message. Other errors (the OS, tfjs) keep their first line.
+  if (err instanceof UsageError) return escapeControls(text.trim());
+  return escapeControls(
+    (text.split("\n").find((l) => l.trim() !== "") ?? (err as Error)?.name ?? "unknown error").trim(),
+  );
+}
+
+/** Control characters: line breaks, tabs, the escape that starts a terminal's colour codes. */
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\x00-\x1f\x7f]/g;
+
+/** `text` with control characters (line breaks, escape codes) written as `\n`, `\x1b`, so it prints as one plain line. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => c === "\n" ? "\\n" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /**
@@ -121,13 +135,13 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig["options"]>>(
   options: O,
   allowPositionals = false,
 ) {
-  // `--lr -1`: node's parseArgs calls a value that starts with "-" ambiguous; a negative number is a value,
+  // `--lr -1`, `--lr -Infinity`: node's parseArgs calls a value that starts with "-" ambiguous; it is a value,
   // refused by its range check like any other.
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const name = args[i].startsWith("--") ? args[i].slice(2) : "";
     const next = args[i + 1];
-    if (options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+    if (options[name]?.type === "string" && next !== undefined && /^-[^-]/.test(next) && next !== "-h") {
       joined.push(`${args[i]}=${next}`);
       i++;
     } else joined.push(args[i]);
@@ -162,6 +176,12 @@ function shortPath(path: string): string {
  * removed at once, so a read-only or immutable folder is caught now).
  */
 function assertCreatable(flag: string, path: string, kind: "directory" | "file"): void {
+  // A line break or escape code in a name would break the one-line output that names the file (`csv: PATH`).
+  if (new RegExp(CONTROLS.source).test(path)) {
+    throw new UsageError(
+      `${flag} must not contain control characters (line breaks, escape codes), got ${JSON.stringify(path)}`,
+    );
+  }
   const enc = new TextEncoder();
   if (enc.encode(path).length > PATH_MAX) throw new UsageError(`${flag} ${shortPath(path)} is longer than 4095 bytes`);
   const long = path.split("/").find((part) => enc.encode(part).length > NAME_MAX);
@@ -340,7 +360,7 @@ export function assertMemory(
     ],
     [
       e.activations,
-      `${c.kernel ?? "op"}-level activations ${
+      `${c.kernel === "fused" ? "fused-kernel" : "op-level"} activations ${
         gib(e.activations)
       } from ${seeds} x --batch ${c.batch} x --bptt ${c.bptt} x ${hidden} x --layers ${c.layers}`,
     ],
@@ -509,6 +529,31 @@ function parseSeeds(seedRaw: string | undefined, seedsRaw: string | undefined, k
   return Array.from({ length: n }, (_, i) => first + i);
 }
 
+/**
+ * `--shard i/n`: the i-th of n parts of a sweep, 1 <= i <= n <= `max`
+ * (default `1/1`), else a {@linkcode UsageError} naming the flag.
+ */
+export function parseShard(raw: string | undefined, max: number): { shard: number; shards: number } {
+  const m = /^(\d{1,5})\/(\d{1,5})$/.exec(raw ?? "1/1");
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > Number(m[2]) || Number(m[2]) > max) {
+    throw new UsageError(`--shard must be i/n with 1 <= i <= n <= ${max}, got "${raw}"`);
+  }
+  return { shard: Number(m[1]), shards: Number(m[2]) };
+}
+
+/**
+ * Throws a {@linkcode UsageError} for the first flag in `argv` that `task`
+ * does not honour (not in `takes`; `--help` always applies).
+ */
+export function assertTakes(task: string, takes: readonly string[], argv: string[]): void {
+  for (const arg of argv) {
+    const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : "";
+    if (name in OPTIONS && name !== "help" && !takes.includes(name)) {
+      throw new UsageError(`--${name} does not apply to ${task} (it takes ${takes.map((f) => `--${f}`).join(", ")})`);
+    }
+  }
+}
+
 /** Whether `argv` gives `--flag` (as `--flag`, `--flag=value` or, for `-h`, its short form). */
 export function flagGiven(argv: string[], flag: string): boolean {
   return argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
@@ -585,12 +630,12 @@ export function assertRunMemory(cfg: RunConfig, backend: string): void {
  * script runs with (its knobs over the notebook's), as {@linkcode parseRunArgs}
  * resolves them.
  */
-export function usage(script: string, about: string, knobs: Knobs): string {
+export function usage(script: string, about: string, knobs: Knobs, takes?: readonly string[]): string {
   const d = { ...NOTEBOOK, ...knobs };
   // As parseSeeds: the first seed is knobs.seed, else the first of knobs.seeds, else 1.
   const seed = knobs.seed ?? knobs.seeds?.[0] ?? NOTEBOOK.seeds[0];
   const seeds = knobs.seeds ? knobs.seeds.join(",") : "1";
-  return `${about}
+  const text = `${about}
 
 usage: deno task ${script} [flags]
 
@@ -620,4 +665,13 @@ usage: deno task ${script} [flags]
   -h, --help          this text
 
 ${EXIT_CODES}`;
+  if (!takes) return text;
+  // Only the flags the script honours: a flag's line and the lines that continue it.
+  let keep = true;
+  return text.split("\n").filter((line) => {
+    const m = /^ {2}--([a-z-]+)/.exec(line);
+    if (m) keep = takes.includes(m[1]) || m[1] === "help";
+    else if (!/^ {20,}/.test(line)) keep = true;
+    return keep;
+  }).join("\n");
 }

@@ -3,7 +3,9 @@ import { describeBackend, useBackend } from "./backend.ts";
 import { WEBGPU_MAX_HIDDEN } from "./fused_webgpu.ts";
 import {
   assertRunMemory,
+  assertTakes,
   assertWritable,
+  firstLine,
   type Knobs,
   parseOrExit,
   parseRunArgs,
@@ -65,6 +67,11 @@ export interface ExperimentSpec {
   knobs: Knobs;
   /** Runs every cell unless `--cell` names one (exp:gradients), so `--identity-scale` applies without `--cell irnn`. */
   everyCellByDefault?: boolean;
+  /**
+   * The flags the script honours (names without `--`); any other run flag is
+   * refused by name rather than silently ignored. Default: every run flag.
+   */
+  takes?: readonly string[];
   /** Run the notebook's random-sequence check (cells 13-16) after the test. */
   echoCheck?: boolean;
 }
@@ -81,12 +88,13 @@ export interface ExperimentResult {
 /** Parses flags; on bad input prints one line and exits 2, on --help prints usage and exits 0. */
 export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig {
   const cfg = parseOrExit(() => {
+    if (spec.takes) assertTakes(spec.task, spec.takes, argv);
     const cfg = parseRunArgs(argv, spec.knobs, { everyCellByDefault: spec.everyCellByDefault });
     if (cfg) assertWritable("--out", cfg.out, spec.task);
     return cfg;
   });
   if (cfg) return cfg;
-  console.log(usage(spec.task, spec.about, spec.knobs));
+  console.log(usage(spec.task, spec.about, spec.knobs, spec.takes));
   Deno.exit(0);
 }
 
@@ -141,7 +149,19 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
   console.log(describeBackend(backend));
   console.log(`config: ${configLine({ experiment: name, ...cfg, name: "", seeds: compactSeeds(cfg.seeds) })}`);
 
-  const trainData = echoDataFor(cfg, "train"), testData = echoDataFor(cfg, "test");
+  // A raised --max-memory can still ask for more than the machine has: the allocation fails catchably here,
+  // before any file is written.
+  const [trainData, testData] = parseOrExit(() => {
+    try {
+      return [echoDataFor(cfg, "train"), echoDataFor(cfg, "test")];
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      throw new UsageError(
+        `the data of --seeds ${cfg.seeds.length} x --batch ${cfg.batch} x --series ${cfg.series} could not be ` +
+          `allocated (${firstLine(err)}); lower those flags`,
+      );
+    }
+  });
   const model = new SimpleRNN({
     cell: cfg.cell,
     hidden: cfg.hidden,

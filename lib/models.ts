@@ -1,4 +1,4 @@
-import { tf } from "./tf.ts";
+import { tf, variableFrom } from "./tf.ts";
 import { Rng } from "./rng.ts";
 import { CPU_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
 import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./fused_webgpu.ts";
@@ -111,7 +111,7 @@ export class SimpleRNN {
         const slice = data.subarray(r * size, (r + 1) * size);
         initParam(this.cell, name, shape, H, rng, opts.identityScale ?? 1, slice);
       });
-      this.params.set(name, tf.variable(tf.tensor(data, [this.replicas, ...shape]), true));
+      this.params.set(name, variableFrom(tf.tensor(data, [this.replicas, ...shape]), true));
     }
   }
 

@@ -1,4 +1,4 @@
-import { tf } from "./tf.ts";
+import { tf, variableFrom } from "./tf.ts";
 import { perReplica } from "./loss.ts";
 import { CPU_BACKENDS } from "./fused.ts";
 import { adamStep, rmspropStep } from "./optim_webgpu.ts";
@@ -130,7 +130,7 @@ export class RMSprop implements Optimizer {
     this.path = updatePath(opts.kernel);
     this.#vars = vars;
     if (this.path === "cpu") this.#sqFused = vars.map((v) => new Float32Array(v.size));
-    else this.#sq = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    else this.#sq = vars.map((v) => variableFrom(tf.zerosLike(v), false));
   }
 
   /** Whether the update runs fused (a CPU loop or WebGPU programs) rather than as tfjs ops. */
@@ -204,8 +204,8 @@ export class Adam implements Optimizer {
       this.#mFused = vars.map((v) => new Float32Array(v.size));
       this.#vFused = vars.map((v) => new Float32Array(v.size));
     } else {
-      this.#m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
-      this.#v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
+      this.#m = vars.map((v) => variableFrom(tf.zerosLike(v), false));
+      this.#v = vars.map((v) => variableFrom(tf.zerosLike(v), false));
     }
   }
 

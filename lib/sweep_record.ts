@@ -33,9 +33,10 @@ export function recordPath(out: string, runId: string): string {
   return `${out}/sweep-${runId}.json`;
 }
 
-/** Writes `record` whole to its path in `out`, as a new file; returns the path. */
+/** Writes `record` whole to its path in `out` (made if missing), as a new file; returns the path. */
 export function writeSweepRecord(out: string, record: SweepRecord): string {
   const path = recordPath(out, record.runId);
+  Deno.mkdirSync(out, { recursive: true }); // a new --out is made, as the experiments make theirs
   writeFileAtomic(path, JSON.stringify(record, null, 2) + "\n", { createNew: true });
   return path;
 }

@@ -15,6 +15,17 @@ import "@tensorflow/tfjs-backend-wasm";
 export { tf };
 
 /**
+ * `tf.variable(initial)` that frees `initial`: a variable holds its own
+ * reference to the data, so the tensor it was made from would otherwise stay
+ * allocated (a GPU buffer on webgpu) after the variable is disposed.
+ */
+export function variableFrom(initial: tf.Tensor, trainable: boolean): tf.Variable {
+  const v = tf.variable(initial, trainable);
+  initial.dispose();
+  return v;
+}
+
+/**
  * Messages tfjs and its backends print on console.warn that are noise for a
  * command-line suite: the advice "Hi, looks like you are running
  * TensorFlow.js in Node.js" (framed by lines of "="), and re-registration

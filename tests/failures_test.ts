@@ -280,19 +280,22 @@ Deno.test("capacity: a shard with no grid points is a header-only CSV that merge
   });
 });
 
-Deno.test("exp:memory: failed children exit 1 naming them; logs are never overwritten; --summary-only", async () => {
+Deno.test("exp:memory: what its children would refuse is refused up front, writing nothing; --summary-only", async () => {
   await withTemp(async (dir) => {
-    Deno.mkdirSync(`${dir}/rnn-h4`);
-    Deno.writeTextFileSync(`${dir}/rnn-h4/rnn-h4.log`, "an earlier sweep\n");
-    const args = ["--only", "rnn-h4", "--seeds", "1", "--epochs", "1", "--backend", "node", "--out", dir];
-    const r = await run("experiments/memory.ts", args, dir, ["--allow-run=deno"]);
-    oneLine(r, 1, /^error: 1 of 1 config\(s\) failed: rnn-h4 \(exit 2: --backend node could not be loaded/, "memory");
-    assert.ok(!/this sweep \(|summary of/.test(r.stdout), `printed a summary of older runs:\n${r.stdout}`);
-    const logs = listing(`${dir}/rnn-h4`);
-    assert.equal(logs.length, 2, logs.join(", "));
-    assert.match(logs.find((l) => l !== "rnn-h4.log")!, /^rnn-h4-\d{8}-\d{6}-[a-z0-9]{4}\.log$/);
-    assert.equal(Deno.readTextFileSync(`${dir}/rnn-h4/rnn-h4.log`), "an earlier sweep\n");
-    assert.deepEqual(listing(dir).filter((f) => f.startsWith("summary")), []);
+    // A backend that cannot load, and a config over the memory budget: one line, exit 2, no child started.
+    // (A child that dies while running is named with exit 1: tests/sweep_test.ts.)
+    for (
+      const [args, re] of [
+        [["--only", "rnn-h4", "--backend", "node"], /^error: --backend node could not be loaded/],
+        [["--seeds", "4096", "--only", "rnn-6x60"], /^error: config rnn-6x60: this run needs about/],
+      ] as const
+    ) {
+      const r = await run("experiments/memory.ts", ["--epochs", "1", ...args, "--out", dir], dir, [
+        "--allow-run=deno",
+      ]);
+      oneLine(r, 2, re, `memory ${args.join(" ")}`);
+      assert.deepEqual(listing(dir), []);
+    }
 
     const none = await run("experiments/memory.ts", ["--summary-only", "--out", `${dir}/nothere`], dir);
     oneLine(none, 2, /^error: --out .*nothere is not a directory of runs to summarise$/, "summary-only nothere");

@@ -117,7 +117,7 @@ Deno.test("a run past the wasm backend's memory is refused up front (tfjs-wasm w
   oneLine(
     fused,
     2,
-    /^error: this run needs about \d+\.\d GiB \(fused-level activations .*--max-memory budget of 1 GiB/,
+    /^error: this run needs about \d+\.\d GiB \(fused-kernel activations .*--max-memory budget of 1 GiB/,
   );
   assert.deepEqual(fused.files, []);
 });

@@ -196,6 +196,21 @@ export const MUTANTS: Mutant[] = [
       "tf.clone(this.#alive)",
     ]],
   },
+  {
+    id: "clip-addn",
+    what: "clipping sums the squared gradient norms with tf.addN (WebGPU binds 8 buffers: 2+ layers mis-sum)",
+    file: "lib/optim.ts",
+    edits: [[
+      "const norms = tf.sqrt(squares.reduce((a, b) => tf.add(a, b))) as tf.Tensor1D;",
+      "const norms = tf.sqrt(tf.addN(squares)) as tf.Tensor1D;",
+    ]],
+  },
+  {
+    id: "append-no-cut",
+    what: "a failed CSV append is not cut back to the last whole row",
+    file: "lib/durable.ts",
+    edits: [["file.truncateSync(this.end);", ""]],
+  },
 ];
 
 /** The tests a mutant must fail: everything but the long training bands and the CLI/chart checks. */
@@ -208,7 +223,9 @@ export const FAST_TESTS = [
   "tests/fused_test.ts",
   "tests/gradients_test.ts",
   "tests/tally_test.ts",
-  "tests/webgpu_test.ts", // last: its software-adapter runs are the slowest
+  "tests/durable_test.ts",
+  "tests/webgpu_test.ts", // its software-adapter runs are the slowest
+  "tests/equivalence_test.ts", // last: only mutants the others miss get this far
 ];
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -255,7 +272,8 @@ async function runTests(dir: string, failFast: boolean): Promise<{ ok: boolean; 
       "--no-check",
       "--allow-read",
       "--allow-write",
-      "--allow-run=deno",
+      "--allow-run=deno,bash",
+      "--allow-env=ECHOLAB_SLOW,CI",
       ...(failFast ? ["--fail-fast"] : []),
       ...FAST_TESTS,
     ],

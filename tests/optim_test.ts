@@ -1,6 +1,7 @@
 import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
-import { Adam, clipGradNorm, RMSprop } from "../lib/optim.ts";
+import { Adam, clipGradNorm, makeOptimizer, OPTIMIZERS, RMSprop } from "../lib/optim.ts";
+import { SimpleRNN } from "../lib/models.ts";
 import { loadOptimFixtures, replay } from "./_fixtures.ts";
 
 await tf.setBackend("cpu");
@@ -70,5 +71,19 @@ Deno.test("clipGradNorm matches torch.nn.utils.clip_grad_norm_, per replica", ()
     const clippedNorm = Math.hypot(...c.clipped[0], ...c.clipped[1]);
     assert.ok(clippedNorm <= c.maxNorm + 1e-5, `norm after clipping ${clippedNorm} > ${c.maxNorm}`);
     tf.dispose([a, b, norms, ...grads]);
+  }
+});
+
+Deno.test("a model and its optimizer leave no tensor behind once disposed", async () => {
+  await tf.setBackend("cpu");
+  for (const name of OPTIMIZERS) {
+    for (const kernel of ["op", "fused"] as const) {
+      const before = tf.memory().numTensors;
+      const model = new SimpleRNN({ cell: "lstm", hidden: 3, layers: 2, seeds: [1, 2] });
+      const opt = makeOptimizer(name, model.variables, 0.001, kernel);
+      opt.dispose();
+      model.dispose();
+      assert.equal(tf.memory().numTensors, before, `${name} ${kernel}`);
+    }
   }
 });

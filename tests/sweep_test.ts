@@ -171,6 +171,27 @@ Deno.test("exp:memory: after SIGKILL of the sweep its child stops by itself with
   });
 });
 
+Deno.test("exp:memory: a child that dies is named, exit 1; logs are never overwritten", async () => {
+  await withTemp(async (dir) => {
+    Deno.mkdirSync(`${dir}/rnn-h4`);
+    Deno.writeTextFileSync(`${dir}/rnn-h4/rnn-h4.log`, "an earlier sweep\n");
+    const sweep = startSweep(dir, [...LONG, "--out", dir]);
+    assert.ok(await until(async () => (await children(dir)).length > 0, 60_000), "the child never started");
+    const [pid] = await children(dir);
+    await new Deno.Command("bash", { args: ["-c", `kill -KILL ${pid}`] }).output();
+    const out = await sweep.output();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 1, stderr);
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(
+      stderr,
+      /^error: 1 of 1 config\(s\) failed: rnn-h4 \(exit 137; \S+rnn-h4-\d{8}-\d{6}-[a-z0-9]{4}\.log\)$/,
+    );
+    assert.equal(Deno.readTextFileSync(`${dir}/rnn-h4/rnn-h4.log`), "an earlier sweep\n");
+    assert.deepEqual(listing(dir).filter((f) => f.startsWith("summary") || /-summary\./.test(f)), []);
+  });
+});
+
 Deno.test("exp:memory --resume: refused without a record, with --summary-only, or with other flags; nothing written", async () => {
   await withTemp(async (dir) => {
     const none = await runDeno("experiments/memory.ts", ["--resume", ...LONG, "--out", dir], dir, ["--allow-run=deno"]);
