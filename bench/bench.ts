@@ -127,7 +127,10 @@ if (Deno.args[0] !== "--child") {
   const [m, replicas] = parseOrExit(() => {
     const m = MODELS.find((m) => m.name === Deno.args[1]);
     if (!m || Deno.args.length !== 3) {
-      throw new UsageError(`--child takes MODEL REPLICAS, MODEL one of ${MODELS.map((m) => m.name).join(", ")}`);
+      throw new UsageError(
+        `--child takes MODEL REPLICAS, MODEL one of ${MODELS.map((m) => m.name).join(", ")}, got ` +
+          JSON.stringify(Deno.args.slice(1).join(" ")),
+      );
     }
     return [m, int("child", Deno.args[2], 1, 1, 4096)] as const;
   });

@@ -21,7 +21,6 @@ import {
   type CaseClass,
   CASES,
   type Ctx,
-  FOUND,
   type Placeholders,
   shardName,
   shardText,
@@ -306,19 +305,6 @@ for (const [cls, title] of CLASSES) {
     );
   });
 }
-
-Deno.test({
-  name: "hostile, found broken when written (reported; run with -- --found)",
-  ignore: !Deno.args.includes("--found"),
-  fn: async () => {
-    const results = await runAll(FOUND.map((c, k) => [c, CASES.length + k] as [Case, number]));
-    await Deno.remove(`${ROOT}results/${RES_ROOT}`, { recursive: true }).catch(() => {});
-    const kept = results.filter((r) => !r.failure && !r.skipped).map((r) => r.c.what);
-    if (kept.length) console.log(`now kept, move into the table: ${kept.join("; ")}`);
-    const failures = results.filter((r) => r.failure).map((r) => r.failure);
-    assert.equal(failures.length, 0, `${failures.length} of ${results.length} still broken:\n${failures.join("\n")}`);
-  },
-});
 
 // ---------------------------------------------------------------- the slow part
 
