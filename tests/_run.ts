@@ -32,6 +32,19 @@ export async function runDeno(script: string, args: string[], write: string, ext
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
 
+/** Every file under `dir`, relative, sorted. */
+export function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of Deno.readDirSync(d)) {
+      out.push(`${rel}${e.name}${e.isDirectory ? "/" : ""}`);
+      if (e.isDirectory) walk(`${d}/${e.name}`, `${rel}${e.name}/`);
+    }
+  };
+  walk(dir, "");
+  return out.sort();
+}
+
 /**
  * Asserts that a run exited with `code` after exactly one line on stderr
  * matching `re`, and no stack trace.

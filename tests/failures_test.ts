@@ -6,7 +6,7 @@
  * with tiny sizes.
  */
 import { assert } from "./_assert.ts";
-import { oneLine, runDeno, runScript } from "./_run.ts";
+import { listing, oneLine, runDeno, runScript } from "./_run.ts";
 import { SHARD_COLUMNS, shardFileName } from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 import { estimateMemory, parameterCount } from "../lib/cli.ts";
@@ -14,19 +14,6 @@ import { CELLS, SimpleRNN } from "../lib/models.ts";
 import { tf } from "../lib/tf.ts";
 
 const run = runDeno;
-
-/** Every file under `dir`, relative, sorted. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of Deno.readDirSync(d)) {
-      out.push(`${rel}${e.name}${e.isDirectory ? "/" : ""}`);
-      if (e.isDirectory) walk(`${d}/${e.name}`, `${rel}${e.name}/`);
-    }
-  };
-  walk(dir, "");
-  return out.sort();
-}
 
 /** Whether creating a file in `dir` fails. */
 function refusesWrites(dir: string): boolean {

@@ -9,7 +9,7 @@
  * interrupted sweep is behind `deno task test:slow` (ECHOLAB_SLOW=1).
  */
 import { assert } from "./_assert.ts";
-import { runDeno } from "./_run.ts";
+import { listing, runDeno } from "./_run.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 import { CSV_COLUMNS } from "../lib/experiment.ts";
 import { assertSameFlags, completeCsv, latestSweepRecord, type SweepRecord } from "../lib/sweep_record.ts";
@@ -65,19 +65,6 @@ function readOne(dir: string, re: RegExp): string {
   } catch {
     return "";
   }
-}
-
-/** Every file under `dir`, relative, sorted. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of Deno.readDirSync(d)) {
-      out.push(`${rel}${e.name}${e.isDirectory ? "/" : ""}`);
-      if (e.isDirectory) walk(`${d}/${e.name}`, `${rel}${e.name}/`);
-    }
-  };
-  walk(dir, "");
-  return out.sort();
 }
 
 /** Runs `body` with a fresh temp dir; afterwards kills whatever child of a sweep in it is left, and removes it. */
