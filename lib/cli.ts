@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type BackendChoice, type BackendName, BACKENDS, useBackend } from "./backend.ts";
-import { type CellKind, CELLS, type KernelKind, KERNELS, kernelThatRuns } from "./models.ts";
+import { type CellKind, CELLS, GATES } from "./cells.ts";
+import { type KernelKind, KERNELS, kernelThatRuns } from "./models.ts";
 import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
@@ -270,13 +271,10 @@ export async function useBackendOrExit(name: BackendName): Promise<BackendChoice
   }
 }
 
-/** Gates per cell: rows of its weight matrices per hidden unit. */
-const CELL_GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
-
 /** Trainable numbers of one replica, as `SimpleRNN.parameterCount` counts them. */
 export function parameterCount(cell: CellKind, hidden: number, layers: number, inputSize = 1): number {
   let n = 0;
-  for (let l = 0; l < layers; l++) n += CELL_GATES[cell] * hidden * ((l === 0 ? inputSize : hidden) + hidden + 2);
+  for (let l = 0; l < layers; l++) n += GATES[cell] * hidden * ((l === 0 ? inputSize : hidden) + hidden + 2);
   return n + hidden + 1;
 }
 
@@ -330,7 +328,7 @@ export function estimateMemory(c: {
   const moments = c.optimizer === "adam" ? 2 : 1;
   const data = c.seeds * c.batch * c.series * 2 * 2;
   const parameters = c.seeds * parameterCount(c.cell, c.hidden, c.layers) * 4 * (2 + moments);
-  const perStep = c.layers * (CELL_GATES[c.cell] + 1) * c.hidden * ACTIVATION_FACTOR[c.kernel ?? "op"] +
+  const perStep = c.layers * (GATES[c.cell] + 1) * c.hidden * ACTIVATION_FACTOR[c.kernel ?? "op"] +
     PER_STEP_FLOATS;
   const activations = c.seeds * c.batch * c.bptt * perStep * 4;
   return { data, parameters, activations, total: data + parameters + activations };

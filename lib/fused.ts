@@ -15,7 +15,7 @@
  * h then c at every step), equations and gate order as PyTorch's.
  */
 import { tf } from "./tf.ts";
-import type { CellKind } from "./models.ts";
+import type { CellKind } from "./cells.ts";
 import { Arena, copyRows, copyTransposed, type Mat, matmulBias, outerAcc, pad4 } from "./simd.ts";
 
 /** Backends whose tensors live in CPU memory, where the kernels of this module apply. */

@@ -16,7 +16,7 @@
  * backend, and only its `runWebGPUProgram` is used (see `WebGpuProgram`).
  */
 import { tf } from "./tf.ts";
-import type { CellKind } from "./models.ts";
+import type { CellKind } from "./cells.ts";
 import type { Dims, fusedLayer } from "./fused.ts";
 
 /** The largest H the kernels take: one thread per hidden unit, 256 threads per workgroup (WebGPU's default limit). */

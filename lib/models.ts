@@ -2,13 +2,12 @@ import { tf, variableFrom } from "./tf.ts";
 import { Rng } from "./rng.ts";
 import { CPU_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
 import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./fused_webgpu.ts";
+import { type CellKind, GATES } from "./cells.ts";
 
 /** Backends with fused sequence kernels: the CPU ones (lib/fused.ts) and webgpu (lib/fused_webgpu.ts). */
 export const FUSED_BACKENDS = new Set([...CPU_BACKENDS, "webgpu"]);
 
-/** Recurrent cells the suite implements with PyTorch's equations. */
-export const CELLS = ["rnn", "lstm", "gru", "irnn"] as const;
-export type CellKind = typeof CELLS[number];
+export { type CellKind, CELLS } from "./cells.ts";
 
 /**
  * How a layer's recurrence runs: `fused` as one op per layer (lib/fused.ts on
@@ -17,9 +16,6 @@ export type CellKind = typeof CELLS[number];
  */
 export const KERNELS = ["auto", "fused", "op"] as const;
 export type KernelKind = typeof KERNELS[number];
-
-/** Gate blocks stacked in PyTorch's weight matrices: LSTM i,f,g,o; GRU r,z,n. */
-const GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
 
 /** Options of {@linkcode SimpleRNN}. */
 export interface ModelOptions {

@@ -7,7 +7,7 @@
  */
 import { tf } from "./tf.ts";
 import { UsageError } from "./cli.ts";
-import type { CellKind } from "./models.ts";
+import { type CellKind, GATES } from "./cells.ts";
 
 /** The run's sizes that set its largest tensor. */
 export interface BufferDims {
@@ -27,7 +27,6 @@ export interface BufferDims {
  * 6); the op-level path's input projection (gates) is never wider.
  */
 const WIDTH: Record<CellKind, number> = { rnn: 3, irnn: 3, lstm: 6, gru: 6 };
-const GATES: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 4, gru: 3 };
 
 /**
  * Bytes of the largest tensor one replica adds to a run: a chunk's widest
