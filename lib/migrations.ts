@@ -55,6 +55,18 @@ export const GRADIENT_COLUMNS = [
   "mean_abs_grad",
 ] as const;
 
+/** The science flags exp:gradients honoured before they were columns, as the published run used them. */
+const GRADIENT_FLAGS_THEN: Record<string, string> = {
+  layers: "1",
+  bptt: "20",
+  batch: "5",
+  series: "20000",
+  lr: "0.001",
+  optimizer: "rmsprop",
+  clip: "0",
+  fixed_series: "false",
+};
+
 /** Every migration the suite knows. */
 export const MIGRATIONS: Migration[] = [
   {
@@ -65,30 +77,9 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     name: "gradients + science flags",
-    from: without(GRADIENT_COLUMNS, [
-      "identity_scale",
-      "layers",
-      "bptt",
-      "batch",
-      "series",
-      "lr",
-      "optimizer",
-      "clip",
-      "fixed_series",
-    ]),
+    from: without(GRADIENT_COLUMNS, ["identity_scale", ...Object.keys(GRADIENT_FLAGS_THEN)]),
     to: GRADIENT_COLUMNS,
-    fill: (row) => ({
-      ...row,
-      identity_scale: irnnScale(row),
-      layers: "1",
-      bptt: "20",
-      batch: "5",
-      series: "20000",
-      lr: "0.001",
-      optimizer: "rmsprop",
-      clip: "0",
-      fixed_series: "false",
-    }),
+    fill: (row) => ({ ...row, identity_scale: irnnScale(row), ...GRADIENT_FLAGS_THEN }),
   },
 ];
 

@@ -32,6 +32,16 @@ export async function runDeno(script: string, args: string[], write: string, ext
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
 }
 
+/** Whether creating a file in `dir` fails. */
+export function refusesWrites(dir: string): boolean {
+  try {
+    Deno.removeSync(Deno.makeTempFileSync({ dir }));
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Every file under `dir`, relative, sorted. */
 export function listing(dir: string): string[] {
   const out: string[] = [];

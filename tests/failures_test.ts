@@ -6,7 +6,7 @@
  * with tiny sizes.
  */
 import { assert } from "./_assert.ts";
-import { listing, oneLine, runDeno, runScript } from "./_run.ts";
+import { listing, oneLine, refusesWrites, runDeno, runScript } from "./_run.ts";
 import { SHARD_COLUMNS, shardFileName } from "../lib/capacity.ts";
 import { CsvLog } from "../lib/csv_log.ts";
 import { estimateMemory, parameterCount } from "../lib/cli.ts";
@@ -14,16 +14,6 @@ import { CELLS, SimpleRNN } from "../lib/models.ts";
 import { tf } from "../lib/tf.ts";
 
 const run = runDeno;
-
-/** Whether creating a file in `dir` fails. */
-function refusesWrites(dir: string): boolean {
-  try {
-    Deno.removeSync(Deno.makeTempFileSync({ dir }));
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 /**
  * Makes `dir` read-only: chmod 555, or as root (whom modes do not stop)

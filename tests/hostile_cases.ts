@@ -12,6 +12,7 @@
 import { type CellKind } from "../lib/models.ts";
 import { gridPoints, SHARD_COLUMNS, shardFileName, shardPoints } from "../lib/capacity.ts";
 import { PER_SEED_COLUMNS } from "../lib/parity.ts";
+import { refusesWrites } from "./_run.ts";
 
 /** The classes of issue 14, section 7. */
 export type CaseClass = "flags" | "out" | "input" | "env";
@@ -80,16 +81,6 @@ export async function bash(
     .output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-}
-
-/** Whether creating a file in `dir` fails. */
-function refusesWrites(dir: string): boolean {
-  try {
-    Deno.removeSync(Deno.makeTempFileSync({ dir }));
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 /** Makes `dir` read-only (chmod 555, and as root chattr +i), or throws Skip. */
