@@ -1,0 +1,80 @@
+/**
+ * The benchmark in the findings: training speed (one process or several)
+ * and end-to-end time against the notebook's PyTorch code, from
+ * `deno task bench`'s CSV. Its section of results/README.md and the README's
+ * bench and backend-speed blocks. Not for measuring anything (bench/bench.ts).
+ */
+import type { Row } from "../summary.ts";
+import { f1, int } from "./format.ts";
+
+/** The README blocks the benchmark fills. */
+export interface BenchBlocks {
+  bench: string;
+  "backend-speed": string;
+}
+
+/** The benchmark, summarised. */
+export interface BenchReport {
+  /** Its section of results/README.md. */
+  markdown: string;
+  blocks: BenchBlocks;
+}
+
+/**
+ * The benchmark from its CSV's rows and its path relative to results/
+ * (`path`, linked from the README): the table of training-speed rows, the
+ * speed-ups of 64 and 256 replicas and of several processes over PyTorch,
+ * and wasm's over cpu.
+ */
+export function benchReport(rows: Row[], path: string): BenchReport {
+  const speed = rows.filter((r) => r.replica_steps_per_s !== "");
+  const row = (impl: string, backend: string, model: string, replicas: string, processes = "1") =>
+    speed.find((r) =>
+      r.impl === impl && r.backend === backend && r.model === model && r.replicas_per_process === replicas &&
+      r.processes === processes
+    );
+  const ratio = (r: Row | undefined) => Number(r?.ratio_to_torch);
+  const speedups = (impl: string) =>
+    speed.filter((r) => r.impl === impl && r.backend === "wasm" && r.processes === "1").map((w) =>
+      Number(w.replica_steps_per_s) / Number(row(impl, "cpu", w.model, w.replicas_per_process)?.replica_steps_per_s)
+    ).filter(Number.isFinite);
+  const range = (xs: number[]) => `${f1(Math.min(...xs))}-${f1(Math.max(...xs))}x`;
+  const table =
+    "| implementation | backend | model | processes x replicas | ms / step (per process) | replicas x steps / s | vs PyTorch |\n| --- | --- | --- | ---: | ---: | ---: | ---: |\n" +
+    speed.map((r) =>
+      `| ${r.impl} | ${r.backend} | ${r.model} | ${r.processes} x ${r.replicas_per_process} | ${
+        r.ms_per_step || "-"
+      } | ${int(Number(r.replica_steps_per_s))} | ${r.ratio_to_torch} |`
+    ).join("\n");
+  const e2e = (impl: string) => rows.find((r) => r.impl.startsWith(impl) && r.end_to_end_s !== "")?.end_to_end_s;
+  const procs = speed.find((r) => r.processes !== "1")?.processes ?? "1";
+  const w64 = (model: string) => ratio(row("fused", "wasm", model, "64"));
+  const many = (model: string) => ratio(row("fused", "wasm", model, "64", procs));
+  const bench = [
+    `Measured here (batch 5, T 20, [results/${path}](results/${path})):`,
+    "",
+    table,
+    "",
+    `- **echo3 end to end** (5 epochs, test pass, random-sequence check, including Deno's start-up): ${
+      e2e("echolab")
+    } s against ${e2e("pytorch")} s for the notebook's PyTorch code timed inside Python.`,
+    `- **Seed sweeps**: 64 echo3 seeds train at ${f1(w64("echo3"))}x PyTorch's seeds x steps per second (${
+      f1(ratio(row("fused", "wasm", "echo3", "256")))
+    }x with 256 replicas, ${f1(many("echo3"))}x with ${procs} processes of 64).`,
+    `- **H 60**: 64 seeds reach ${f1(w64("echo10-h60"))}x PyTorch in one process and ${
+      f1(many("echo10-h60"))
+    }x with ${procs}. The SIMD matmuls leave the gate arithmetic (\`Math.exp\`/\`Math.tanh\` in JavaScript), copies in and out of wasm memory and tfjs's per-op overhead for the loss and optimizer as most of the time.`,
+    `- **wasm against cpu**: with the fused kernels wasm trains ${
+      range(speedups("fused"))
+    } as many replica-steps per second as cpu in the rows above (op-level: ${
+      range(speedups("op-level"))
+    }), because the loss and optimizer ops still run on the backend; \`auto\` therefore falls back to wasm.`,
+  ].join("\n");
+  const backendSpeed = `\`wasm\` is the fallback because it measured ${
+    range(speedups("fused"))
+  } faster than \`cpu\` with the fused kernels (${range(speedups("op-level"))} op-level; see Performance).`;
+  return {
+    markdown: `## Speed (\`deno task bench\`, ${path})\n\n${table}\n`,
+    blocks: { bench, "backend-speed": backendSpeed },
+  };
+}
