@@ -52,9 +52,18 @@ export {
 export { type Knobs, NOTEBOOK, parseRunArgs, type RunConfig, UsageError } from "./lib/cli.ts";
 export { CsvLog, type CsvValue, newRunId } from "./lib/csv_log.ts";
 export { CSV_COLUMNS, type ExperimentSpec, runExperiment, SUCCESS_ACCURACY } from "./lib/experiment.ts";
-export { CPU_BACKENDS, fusedLayer, fusedLinear } from "./lib/fused.ts";
-export { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./lib/fused_webgpu.ts";
-export { FUSED_BACKENDS, type KernelKind, KERNELS } from "./lib/models.ts";
+export {
+  type Kernel,
+  type KernelChoice,
+  kernelFor,
+  type KernelKind,
+  type KernelQuery,
+  KERNELS,
+  type TrainStep,
+} from "./lib/kernels/mod.ts";
+export { cpuLayer, cpuLinear } from "./lib/kernels/cpu/layer.ts";
+export { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./lib/kernels/webgpu/layer.ts";
+export { opLayer, opLinear } from "./lib/kernels/op/layer.ts";
 export { type OptimizerKernel } from "./lib/optim.ts";
 export { median, quantile, wilson } from "./lib/stats.ts";
 export { latestRuns, readRuns, type Row, summarise, type Summary, summaryMarkdown } from "./lib/summary.ts";

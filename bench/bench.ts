@@ -26,7 +26,7 @@ import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
-import { largestBuffer, webgpuBufferLimit } from "../lib/webgpu_limits.ts";
+import { largestBuffer, webgpuBufferLimit } from "../lib/kernels/webgpu/limits.ts";
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS } from "../lib/schemas.ts";
 import { EXIT_CODES, int, listOf, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
 

@@ -8,7 +8,7 @@ import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";
 import { type CellKind, type KernelKind, SimpleRNN } from "../lib/models.ts";
 import { bceWithLogits } from "../lib/loss.ts";
-import { Arena, type Mat, matmulBias } from "../lib/simd.ts";
+import { Arena, type Mat, matmulBias } from "../lib/kernels/cpu/simd.ts";
 
 await useBackend("wasm");
 

@@ -36,8 +36,8 @@ import {
 } from "../lib/cli.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
-import { type CellKind, CELLS, kernelThatRuns, SimpleRNN } from "../lib/models.ts";
-import { assertFitsWebGpu } from "../lib/webgpu_limits.ts";
+import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
+import { assertKernelFits, recurrenceFor } from "../lib/kernels/mod.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
 import {
@@ -123,13 +123,13 @@ function assertFits(c: ReturnType<typeof config>, backend: string, loaded = true
   const hidden = Math.max(...c.hiddens), replicas = c.seeds * c.group;
   for (const cell of c.cells) {
     const run = { seeds: replicas, batch: 5, series: c.series, bptt: c.bptt, hidden, layers: 1, cell };
-    const kernel = kernelThatRuns("auto", backend, hidden);
+    const kernel = recurrenceFor({ backend, cell, hidden });
     assertMemory({ ...run, optimizer: "rmsprop", kernel, budgetGiB: c.budgetGiB, backend }, {
       seeds: `--seeds ${c.seeds} x --group ${c.group} =`,
       hidden: "--hiddens",
     });
     // The adapter's limits are known once the backend is loaded.
-    if (loaded && backend === "webgpu") assertFitsWebGpu({ ...run, echoStep: c.echoMax });
+    if (loaded) assertKernelFits({ ...run, backend, echoStep: c.echoMax });
   }
 }
 

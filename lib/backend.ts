@@ -5,6 +5,18 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 export const BACKENDS = ["auto", "cpu", "wasm", "webgpu", "node", "node-gpu"] as const;
 export type BackendName = typeof BACKENDS[number];
 
+/** tfjs backends whose tensors live in CPU memory, where reading a tensor costs no wait on a device. */
+const HOST_MEMORY_BACKENDS = new Set(["cpu", "wasm"]);
+
+/**
+ * Whether the tfjs backend `name` (default: the active one) keeps tensors in
+ * CPU memory: the training loop then reads its tallies every step, and the
+ * CPU kernels (lib/kernels/cpu/) work on the tensors in place.
+ */
+export function tensorsOnHost(name: string = tf.getBackend()): boolean {
+  return HOST_MEMORY_BACKENDS.has(name);
+}
+
 /**
  * The pure backend `auto` falls back to. Measured with `deno task bench` on
  * 2 cores (README, Performance): `wasm` is 1.2x faster than `cpu` per step

@@ -1,8 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type BackendChoice, type BackendName, BACKENDS, useBackend } from "./backend.ts";
 import { type CellKind, CELLS, GATES } from "./cells.ts";
-import { type KernelKind, KERNELS, kernelThatRuns } from "./models.ts";
+import { type KernelKind, KERNELS, recurrenceFor } from "./kernels/mod.ts";
 import { type OptimizerName, OPTIMIZERS } from "./optim.ts";
+import { UsageError } from "./usage_error.ts";
+
+export { UsageError };
 
 /** Everything one experiment run needs, flat so it prints and logs as is. */
 export interface RunConfig {
@@ -57,9 +60,6 @@ export const NOTEBOOK: RunConfig = {
   out: "results",
   maxMemory: DEFAULT_MAX_MEMORY_GIB,
 };
-
-/** A bad command line: the message is one line naming the flag and what is allowed. */
-export class UsageError extends Error {}
 
 /**
  * Exit codes of every script (printed by `--help`): 0 done; 1 a failure while
@@ -617,7 +617,7 @@ export function assertRunMemory(cfg: RunConfig, backend: string): void {
   assertMemory({
     ...cfg,
     seeds: cfg.seeds.length,
-    kernel: kernelThatRuns(cfg.kernel, backend, cfg.hidden),
+    kernel: recurrenceFor({ ...cfg, backend }),
     budgetGiB: cfg.maxMemory,
     backend,
   });

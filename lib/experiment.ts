@@ -1,6 +1,5 @@
 import { quietTfjsWarnings, tf } from "./tf.ts";
 import { describeBackend, useBackend } from "./backend.ts";
-import { WEBGPU_MAX_HIDDEN } from "./fused_webgpu.ts";
 import {
   assertRunMemory,
   assertTakes,
@@ -13,7 +12,7 @@ import {
   usage,
   UsageError,
 } from "./cli.ts";
-import { assertFitsWebGpu } from "./webgpu_limits.ts";
+import { assertKernelFits, type KernelChoice } from "./kernels/mod.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
 import { SimpleRNN } from "./models.ts";
@@ -40,6 +39,7 @@ export const CSV_COLUMNS = [
   "seconds",
   "backend",
   "kernel",
+  "kernel_reason",
   "cell",
   "identity_scale",
   "echo_step",
@@ -99,18 +99,17 @@ export function configFromArgs(spec: ExperimentSpec, argv: string[]): RunConfig 
 }
 
 /**
- * Throws a {@linkcode UsageError} when `cfg` cannot run on the backend now
- * loaded: `--kernel fused` past the WGSL kernels' hidden size, a memory
- * estimate (for the recurrence that runs here) over `--max-memory` or over
- * what wasm memory holds, or a tensor over the WebGPU adapter's buffer limit.
+ * The kernel `cfg` runs on the backend now loaded, after checking it can run
+ * there: throws a {@linkcode UsageError} for `--kernel fused` past what the
+ * backend's kernels take, a memory estimate (for the recurrence that runs
+ * here) over `--max-memory` or over what wasm memory holds, or a tensor over
+ * the WebGPU adapter's buffer limit.
  */
-export function assertRunsHere(cfg: RunConfig): void {
+export function assertRunsHere(cfg: RunConfig): KernelChoice {
   const backend = tf.getBackend();
-  if (cfg.kernel === "fused" && backend === "webgpu" && cfg.hidden > WEBGPU_MAX_HIDDEN) {
-    throw new UsageError(`--kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${cfg.hidden}`);
-  }
+  const choice = assertKernelFits({ ...cfg, backend, seeds: cfg.seeds.length });
   assertRunMemory(cfg, backend);
-  if (backend === "webgpu") assertFitsWebGpu({ ...cfg, seeds: cfg.seeds.length });
+  return choice;
 }
 
 /** Each replica's echo data for a run configuration; `stream` keeps train and test data apart. */
@@ -143,11 +142,12 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     console.error(`error: ${(err as Error).message}`);
     Deno.exit(2);
   }
-  parseOrExit(() => assertRunsHere(cfg));
+  const { reason } = parseOrExit(() => assertRunsHere(cfg));
   const S = cfg.seeds.length;
   const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
   console.log(`config: ${configLine({ experiment: name, ...cfg, name: "", seeds: compactSeeds(cfg.seeds) })}`);
+  console.log(`kernel: ${reason}`);
 
   // A raised --max-memory can still ask for more than the machine has: the allocation fails catchably here,
   // before any file is written.
@@ -180,7 +180,8 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     run_id: runId,
     seed: cfg.seeds[r],
     backend: backend.name,
-    kernel: model.usesFusedKernel() ? "fused" : "op",
+    kernel: model.kernelChoice().kernel.recurrence,
+    kernel_reason: reason,
     cell: cfg.cell,
     identity_scale: cfg.cell === "irnn" ? cfg.identityScale : "",
     echo_step: cfg.echoStep,

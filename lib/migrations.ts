@@ -14,10 +14,21 @@
  *    published run used them (commit 186e790: H 60, echo 10, seeds 1 and 2,
  *    5 epochs): layers 1, bptt 20, batch 5, series 20000, lr 0.001, rmsprop,
  *    clip 0, a new series each epoch, and identity_scale 1 for irnn rows.
+ * 3. Experiment CSVs without `kernel_reason` (before 2026-12-02, issue 15):
+ *    the column goes after `kernel`, filled with the reason `kernelFor`
+ *    gives for the row's backend, cell and size and the recurrence it ran
+ *    (`auto`'s where `auto` would have run it). The one guess: an op-level
+ *    run on webgpu with H over the WGSL limit is taken for `auto` (WGSL
+ *    optimizer), though `--kernel op` (op-level optimizer) gives the same
+ *    `kernel` column; no published run is one.
+ *
+ * A CSV older by several changes takes them in turn.
  */
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { CSV_COLUMNS } from "./experiment.ts";
+import { reasonsFor } from "./kernels/mod.ts";
+import type { CellKind } from "./cells.ts";
 
 type Row = Record<string, string>;
 
@@ -31,6 +42,12 @@ export interface Migration {
 
 const without = (cols: readonly string[], drop: string[]) => cols.filter((c) => !drop.includes(c));
 const irnnScale = (row: Row) => (row.cell === "irnn" ? "1" : "");
+
+/** The reason a row's run recorded for its kernel (see migration 3); empty where none fits. */
+export function kernelReasonOf(row: Row): string {
+  const q = { backend: row.backend, cell: row.cell as CellKind, hidden: +row.hidden };
+  return reasonsFor(q).find((r) => r.recurrence === row.kernel)?.reason ?? "";
+}
 
 /** The gradients CSV header that experiments/gradients.ts writes. */
 export const GRADIENT_COLUMNS = [
@@ -71,8 +88,8 @@ const GRADIENT_FLAGS_THEN: Record<string, string> = {
 export const MIGRATIONS: Migration[] = [
   {
     name: "experiment + identity_scale",
-    from: without(CSV_COLUMNS, ["identity_scale"]),
-    to: CSV_COLUMNS,
+    from: without(CSV_COLUMNS, ["identity_scale", "kernel_reason"]),
+    to: without(CSV_COLUMNS, ["kernel_reason"]),
     fill: (row) => ({ ...row, identity_scale: irnnScale(row) }),
   },
   {
@@ -81,23 +98,42 @@ export const MIGRATIONS: Migration[] = [
     to: GRADIENT_COLUMNS,
     fill: (row) => ({ ...row, identity_scale: irnnScale(row), ...GRADIENT_FLAGS_THEN }),
   },
+  {
+    name: "experiment + kernel_reason",
+    from: without(CSV_COLUMNS, ["kernel_reason"]),
+    to: CSV_COLUMNS,
+    fill: (row) => ({ ...row, kernel_reason: kernelReasonOf(row) }),
+  },
 ];
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((c, i) => c === b[i]);
 
+/** The headers that migrate, in one or more steps, to `columns`. */
+export function olderHeaders(columns: readonly string[]): (readonly string[])[] {
+  return MIGRATIONS.filter((m) => same(m.to, columns)).flatMap((m) => [m.from, ...olderHeaders(m.from)]);
+}
+
 /**
  * The CSV `text` under the current schema, or null when no migration
- * applies (already current, or not a CSV the suite migrates).
+ * applies (already current, or not a CSV the suite migrates). Migrations
+ * apply in turn; `migration` names them, joined with " then ".
  */
 export function migrateText(text: string): { text: string; migration: string } | null {
-  const rows = parse(text, { relax_column_count: false }) as string[][];
+  let rows = parse(text, { relax_column_count: false }) as string[][];
   if (rows.length === 0) return null;
-  const header = rows[0];
-  const m = MIGRATIONS.find((m) => same(m.from, header));
-  if (!m) return null;
-  const out = rows.slice(1).map((cells) => {
-    const row = m.fill(Object.fromEntries(header.map((c, i) => [c, cells[i]])));
-    return m.to.map((c) => row[c]);
-  });
-  return { text: stringify([[...m.to], ...out]), migration: m.name };
+  const applied: string[] = [];
+  for (let m = findFrom(rows[0]); m; m = findFrom(rows[0])) {
+    const header = rows[0];
+    const out = rows.slice(1).map((cells) => {
+      const row = m!.fill(Object.fromEntries(header.map((c, i) => [c, cells[i]])));
+      return m!.to.map((c) => row[c]);
+    });
+    rows = [[...m.to], ...out];
+    applied.push(m.name);
+  }
+  return applied.length ? { text: stringify(rows), migration: applied.join(" then ") } : null;
+}
+
+function findFrom(header: readonly string[]): Migration | undefined {
+  return MIGRATIONS.find((m) => same(m.from, header));
 }

@@ -1,21 +1,16 @@
+/**
+ * The notebook's model, `SimpleRNN`, with a leading replica axis: its
+ * parameters (PyTorch's names, shapes and initialisation) and its forward
+ * pass, whose recurrence runs on the kernel `lib/kernels/mod.ts` chooses.
+ * Not the kernels themselves (lib/kernels/), nor training (lib/train.ts).
+ */
 import { tf, variableFrom } from "./tf.ts";
 import { Rng } from "./rng.ts";
-import { CPU_BACKENDS, fusedLayer, fusedLinear } from "./fused.ts";
-import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./fused_webgpu.ts";
 import { type CellKind, GATES } from "./cells.ts";
-
-/** Backends with fused sequence kernels: the CPU ones (lib/fused.ts) and webgpu (lib/fused_webgpu.ts). */
-export const FUSED_BACKENDS = new Set([...CPU_BACKENDS, "webgpu"]);
+import { type KernelChoice, kernelFor, type KernelKind } from "./kernels/mod.ts";
 
 export { type CellKind, CELLS } from "./cells.ts";
-
-/**
- * How a layer's recurrence runs: `fused` as one op per layer (lib/fused.ts on
- * CPU backends, lib/fused_webgpu.ts on webgpu), `op` op by op (the reference),
- * `auto` fused on the backends in {@linkcode FUSED_BACKENDS}.
- */
-export const KERNELS = ["auto", "fused", "op"] as const;
-export type KernelKind = typeof KERNELS[number];
+export { type KernelKind, KERNELS } from "./kernels/mod.ts";
 
 /** Options of {@linkcode SimpleRNN}. */
 export interface ModelOptions {
@@ -31,7 +26,7 @@ export interface ModelOptions {
   seeds: number[];
   /** Scale of the identity recurrent matrix of `irnn`. Default 1. */
   identityScale?: number;
-  /** Fused or op-level recurrence. Default "auto". */
+  /** The `--kernel` choice (lib/kernels/mod.ts). Default "auto". */
   kernel?: KernelKind;
 }
 
@@ -40,27 +35,6 @@ export interface ModelOptions {
  * then c of every layer). `null` means zeros, as PyTorch's `hidden=None`.
  */
 export type State = tf.Tensor3D[] | null;
-
-/** x W^T + b per replica (`x` `[S, N, K]`, `w` `[S, G, K]`, `b` `[S, G]`): fused, or as tfjs ops. */
-function linear(x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D, fused: boolean): tf.Tensor3D {
-  if (fused) return fusedLinear(x, w, b);
-  const [S, G] = b.shape;
-  return tf.add(tf.matMul(x, w, false, true), tf.reshape(b, [S, 1, G]));
-}
-
-/**
- * The recurrence a model of `hidden` units runs with `--kernel kernel` on
- * `backend` (a tfjs backend name, or `auto` before one is loaded, assumed to
- * end on a backend with fused kernels): `fused` and `op` as asked; `auto`
- * fuses on cpu, wasm and webgpu, except that the WGSL kernels run one thread
- * per hidden unit, up to {@linkcode WEBGPU_MAX_HIDDEN}, so larger H runs op by
- * op there; native backends run op by op.
- */
-export function kernelThatRuns(kernel: KernelKind, backend: string, hidden: number): "fused" | "op" {
-  if (kernel !== "auto") return kernel;
-  if (backend === "auto") return "fused";
-  return FUSED_BACKENDS.has(backend) && !(backend === "webgpu" && hidden > WEBGPU_MAX_HIDDEN) ? "fused" : "op";
-}
 
 /**
  * The notebook's `SimpleRNN`: `layers` stacked recurrent layers of `hidden`
@@ -80,6 +54,7 @@ export class SimpleRNN {
   readonly replicas: number;
   kernel: KernelKind;
   readonly params = new Map<string, tf.Variable>();
+  #choice: { backend: string; kernel: KernelKind; choice: KernelChoice } | null = null;
 
   constructor(opts: ModelOptions) {
     this.cell = opts.cell ?? "rnn";
@@ -143,6 +118,16 @@ export class SimpleRNN {
     });
   }
 
+  /** The kernel this model runs on the active backend, and why (lib/kernels/mod.ts). */
+  kernelChoice(): KernelChoice {
+    const backend = tf.getBackend();
+    if (this.#choice?.backend !== backend || this.#choice.kernel !== this.kernel) {
+      const q = { backend, kernel: this.kernel, cell: this.cell, hidden: this.hidden, layers: this.layers };
+      this.#choice = { backend, kernel: this.kernel, choice: kernelFor(q) };
+    }
+    return this.#choice.choice;
+  }
+
   /**
    * Runs the sequence `x` `[S, B, T, in]` from `state` and returns the logits
    * `[S, B, T, 1]` and the final state.
@@ -150,68 +135,34 @@ export class SimpleRNN {
   forward(x: tf.Tensor4D, state: State): { logits: tf.Tensor4D; state: tf.Tensor3D[] } {
     const [S, B, T] = x.shape;
     const H = this.hidden;
+    const { layer, linear } = this.kernelChoice().kernel;
     const s0 = state ?? this.zeroState(B);
-    const fused = this.usesFusedKernel();
-    const gpu = fused && tf.getBackend() === "webgpu";
-    const layer = gpu ? webgpuLayer : fusedLayer;
     const finals: tf.Tensor3D[] = [];
     const finalCells: tf.Tensor3D[] = [];
     let input: tf.Tensor4D = x;
     for (let l = 0; l < this.layers; l++) {
-      const p = (n: string) => this.params.get(`rnn.${n}_l${l}`)!;
-      const wih = p("weight_ih"), whh = p("weight_hh"), bih = p("bias_ih"), bhh = p("bias_hh");
-      const inSize = input.shape[3];
-      const G = whh.shape[1] as number;
+      const param = (n: string) => this.params.get(`rnn.${n}_l${l}`)!;
+      const whh = param("weight_hh") as tf.Tensor3D, bhh = param("bias_hh") as tf.Tensor2D;
+      const G = whh.shape[1];
       // The input projection of every step in one matmul; it does not depend on h.
-      const flat = tf.reshape(input, [S, B * T, inSize]) as tf.Tensor3D;
-      const xpFlat = linear(flat, wih as tf.Tensor3D, bih as tf.Tensor2D, fused && !gpu);
-      let xp = tf.reshape(xpFlat, [S, B, T, G]) as tf.Tensor4D;
-      const bh = tf.reshape(bhh, [S, 1, G]);
-      if (fused) {
-        const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
-        const y = layer(this.cell, xp, s0[l], c0, whh as tf.Tensor3D, bhh as tf.Tensor2D);
-        input = tf.slice(y, [0, 0, 0, 0], [S, B, T, H]);
-        finals.push(tf.reshape(tf.slice(y, [0, 0, T - 1, 0], [S, B, 1, H]), [S, B, H]));
-        if (c0) finalCells.push(tf.reshape(tf.slice(y, [0, 0, T - 1, H], [S, B, 1, H]), [S, B, H]));
-        continue;
-      }
-      if (this.cell !== "gru") xp = tf.add(xp, tf.reshape(bh, [S, 1, 1, G])); // b_hh folds in except for GRU's n gate
-      // tfjs's Unpack gradient breaks on a single output, hence the reshape for T = 1.
-      const steps = T === 1 ? [tf.reshape(xp, [S, B, G]) as tf.Tensor3D] : tf.unstack(xp, 2) as tf.Tensor3D[];
-      let h = s0[l];
-      let c = this.cell === "lstm" ? s0[this.layers + l] : h;
-      const outs: tf.Tensor3D[] = [];
-      for (const xt of steps) {
-        const hh = tf.matMul(h, whh as tf.Tensor3D, false, true);
-        if (this.cell === "rnn" || this.cell === "irnn") {
-          h = tf.relu(tf.add(xt, hh));
-        } else if (this.cell === "lstm") {
-          const [i, f, g, o] = tf.split(tf.add(xt, hh), 4, 2);
-          c = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
-          h = tf.mul(tf.sigmoid(o), tf.tanh(c));
-        } else {
-          const [xr, xz, xn] = tf.split(xt, 3, 2);
-          const [hr, hz, hn] = tf.split(tf.add(hh, bh), 3, 2);
-          const r = tf.sigmoid(tf.add(xr, hr));
-          const z = tf.sigmoid(tf.add(xz, hz));
-          const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
-          h = tf.add(n, tf.mul(z, tf.sub(h, n))); // (1 - z) * n + z * h
-        }
-        outs.push(h);
-      }
-      finals.push(h);
-      if (this.cell === "lstm") finalCells.push(c);
-      input = (T === 1 ? tf.expandDims(outs[0], 2) : tf.stack(outs, 2)) as tf.Tensor4D;
+      const flat = tf.reshape(input, [S, B * T, input.shape[3]]) as tf.Tensor3D;
+      const projected = linear(flat, param("weight_ih") as tf.Tensor3D, param("bias_ih") as tf.Tensor2D);
+      const xp = tf.reshape(projected, [S, B, T, G]) as tf.Tensor4D;
+      const c0 = this.cell === "lstm" ? s0[this.layers + l] : null;
+      const out = layer({ cell: this.cell, xp, h0: s0[l], c0, whh, bhh });
+      input = out.outputs;
+      finals.push(out.h);
+      if (out.c) finalCells.push(out.c);
     }
     const w = this.params.get("linear.weight")! as tf.Tensor3D;
     const b = this.params.get("linear.bias")! as tf.Tensor2D;
-    const logits = tf.reshape(linear(tf.reshape(input, [S, B * T, H]), w, b, fused && !gpu), [S, B, T, 1]);
+    const logits = tf.reshape(linear(tf.reshape(input, [S, B * T, H]) as tf.Tensor3D, w, b), [S, B, T, 1]);
     return { logits: logits as tf.Tensor4D, state: [...finals, ...finalCells] };
   }
 
-  /** Whether forward runs the fused kernels now (depends on the active backend). */
+  /** Whether forward runs fused layers now (depends on the active backend). */
   usesFusedKernel(): boolean {
-    return kernelThatRuns(this.kernel, tf.getBackend(), this.hidden) === "fused";
+    return this.kernelChoice().kernel.recurrence === "fused";
   }
 
   /** Frees every parameter. */

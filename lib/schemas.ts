@@ -14,7 +14,8 @@ import { MAX_SEED, parameterCount } from "./cli.ts";
 import { CSV_COLUMNS } from "./experiment.ts";
 import { type CellKind, CELLS, KERNELS } from "./models.ts";
 import { OPTIMIZERS } from "./optim.ts";
-import { GRADIENT_COLUMNS, MIGRATIONS } from "./migrations.ts";
+import { GRADIENT_COLUMNS, olderHeaders } from "./migrations.ts";
+import { reasonsFor } from "./kernels/mod.ts";
 import {
   type CsvRow,
   type CsvSchema,
@@ -44,8 +45,6 @@ export const backendRule: Rule = (() => {
 })();
 
 /** The headers `deno task migrate` knows to bring to `columns`. */
-const olderHeaders = (columns: readonly string[]) =>
-  MIGRATIONS.filter((m) => m.to.join(",") === columns.join(",")).map((m) => m.from);
 
 // ---------------------------------------------------------------- experiment CSVs (lib/experiment.ts)
 
@@ -66,6 +65,13 @@ const EXPERIMENT_RULES: Record<string, Rule> = {
   seconds: nonNegative,
   backend: backendRule,
   kernel: oneOfList(KERNELS.filter((k) => k !== "auto")),
+  // The words of lib/kernels/mod.ts kernelFor for this row's backend, size and recurrence.
+  kernel_reason: (v, r) => {
+    const q = { backend: r.backend, cell: r.cell as CellKind, hidden: +r.hidden };
+    const want = reasonsFor(q).filter((c) => c.recurrence === r.kernel).map((c) => JSON.stringify(c.reason));
+    return want.includes(JSON.stringify(v)) ? null : `must be what kernelFor says for ${r.backend} and a ${r.kernel} ` +
+      `recurrence (${want.join(" or ") || "nothing: no kernel runs that"}), got ${shown(v)}`;
+  },
   cell: oneOfList(CELLS),
   echo_step: intIn(1, 10_000_000),
   hidden: intIn(1, 4096),

@@ -1,10 +1,10 @@
 import { tf } from "./tf.ts";
 import type { EchoData } from "./echo_data.ts";
 import type { SimpleRNN, State } from "./models.ts";
-import { bceWithLogits, correctDigits } from "./loss.ts";
-import { clipGradNorm, type Optimizer } from "./optim.ts";
+import { correctDigits } from "./loss.ts";
+import type { Optimizer } from "./optim.ts";
 import { Rng } from "./rng.ts";
-import { CPU_BACKENDS } from "./fused.ts";
+import { tensorsOnHost } from "./backend.ts";
 import { DeviceTally, HostTally } from "./tally.ts";
 
 /** Chunk `index` of every replica's data as `[S, B, T, 1]` inputs and targets. */
@@ -72,7 +72,7 @@ function disposeState(state: State): void {
 }
 
 function defaultReadEvery(): number {
-  return CPU_BACKENDS.has(tf.getBackend()) ? 1 : GPU_READ_EVERY;
+  return tensorsOnHost() ? 1 : GPU_READ_EVERY;
 }
 
 /**
@@ -97,28 +97,23 @@ export async function trainEpoch(
   const S = model.replicas, n = datas[0].length;
   const alive = opts.alive ?? Array(S).fill(true);
   const correct = Array(S).fill(0), loss = Array(S).fill(NaN);
-  const onCpu = CPU_BACKENDS.has(tf.getBackend());
+  const onCpu = tensorsOnHost();
   const tally = onCpu ? new HostTally(alive, loss, correct) : new DeviceTally(alive, loss, correct);
   const every = onCpu ? 1 : Math.max(1, opts.readEvery ?? GPU_READ_EVERY);
-  const vars = model.variables;
+  const { step } = model.kernelChoice().kernel;
   const perStep = datas[0].batchSize * datas[0].truncatedLength;
   for (let i = 0; i < n; i++) {
-    let next: tf.Tensor3D[] = [];
-    let stepLoss!: tf.Tensor1D, stepRight!: tf.Tensor1D;
-    tf.tidy(() => {
-      const { x, y } = stackChunks(datas, i);
-      const { grads } = tf.variableGrads(() => {
-        const out = model.forward(x, state);
-        next = out.state.map((t) => tf.keep(t));
-        stepLoss = tf.keep(bceWithLogits(out.logits, y));
-        stepRight = tf.keep(correctDigits(out.logits, y));
-        return tf.sum(stepLoss) as tf.Scalar;
-      }, vars);
-      const raw = vars.map((v) => grads[v.name]);
-      const g = opts.clip ? clipGradNorm(raw, opts.clip).grads : raw;
-      optimizer.step(g, tally.live(stepLoss));
-      opts.onGrads?.(raw, g, stepLoss);
+    const { x, y } = stackChunks(datas, i);
+    const out = step(model, optimizer, {
+      x,
+      y,
+      state,
+      clip: opts.clip,
+      live: (stepLoss) => tally.live(stepLoss),
+      onGrads: opts.onGrads,
     });
+    tf.dispose([x, y]);
+    const [stepLoss, stepRight, next] = [out.loss, out.right, out.state];
     tally.add(stepLoss, stepRight);
     tf.dispose([stepLoss, stepRight]);
     disposeState(state);

@@ -8,9 +8,9 @@
  * lib/experiment.ts; the gradients and parameters come from trainEpoch's `onGrads` hook.
  *
  * Where the kernels change path, and the hidden sizes H on each side:
- * - lib/simd.ts and lib/fused.ts pad rows to multiples of 4 (H, G = gates x H, K = H past layer 0): H 3, 4, 5
+ * - lib/kernels/cpu/simd.ts and lib/kernels/cpu/layer.ts pad rows to multiples of 4 (H, G = gates x H, K = H past layer 0): H 3, 4, 5
  *   (and 32 / 33, 64 / 65, 256 / 257 are multiples of 4 and not).
- * - lib/fused_webgpu.ts packs floor(64 / H) rows of H threads per workgroup: with 6 rows (3 replicas x batch 2)
+ * - lib/kernels/webgpu/layer.ts packs floor(64 / H) rows of H threads per workgroup: with 6 rows (3 replicas x batch 2)
  *   H 3 to 5 leave spare threads in one workgroup, H 32 packs 2 rows and 33 one, H 64 fills 64 threads and 65
  *   takes 65, H 256 takes 256 threads, the most.
  * - WEBGPU_MAX_HIDDEN 256: at H 257 on webgpu `fused` is refused (asserted) and `auto` runs the model op by op
@@ -60,7 +60,7 @@ import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, type KernelKind, SimpleRNN } from "../lib/models.ts";
 import { makeOptimizer, type OptimizerName, OPTIMIZERS } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
-import { WEBGPU_MAX_HIDDEN } from "../lib/fused_webgpu.ts";
+import { WEBGPU_MAX_HIDDEN } from "../lib/kernels/webgpu/layer.ts";
 
 const slow = Deno.env.get("ECHOLAB_SLOW") === "1";
 const adapter = await findWebGpuAdapter();

@@ -13,7 +13,7 @@ import { makeOptimizer } from "../lib/optim.ts";
 import { EchoData } from "../lib/echo_data.ts";
 import { echoCheck, testEpoch, trainEpoch } from "../lib/train.ts";
 import { findWebGpuAdapter, useBackend } from "../lib/backend.ts";
-import { largestBuffer } from "../lib/webgpu_limits.ts";
+import { largestBuffer } from "../lib/kernels/webgpu/limits.ts";
 
 interface Peak {
   /** Most bytes of tensors alive at once. */

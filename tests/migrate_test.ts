@@ -9,22 +9,25 @@ import { assert } from "./_assert.ts";
 import { runScript } from "./_run.ts";
 import { GRADIENT_COLUMNS, migrateText } from "../lib/migrations.ts";
 
-/** The CSV text with `column` taken out: what an older writer wrote. */
-function dropColumn(text: string, column: string): string {
+/** The CSV text with `columns` taken out: what an older writer wrote. */
+function dropColumns(text: string, ...columns: string[]): string {
   const rows = parse(text) as string[][];
-  const i = rows[0].indexOf(column);
-  assert.ok(i >= 0, `no ${column} column`);
-  return stringify(rows.map((r) => r.filter((_, j) => j !== i)));
+  const drop = columns.map((c) => rows[0].indexOf(c));
+  drop.forEach((i, k) => assert.ok(i >= 0, `no ${columns[k]} column`));
+  return stringify(rows.map((r) => r.filter((_, j) => !drop.includes(j))));
 }
 
-Deno.test("an experiment CSV without identity_scale migrates to what the current writer writes", async () => {
-  for (const cell of ["irnn", "rnn"]) {
-    const r = await runScript("echo3", ["--cell", cell, "--seeds", "2", "--epochs", "1", "--series", "200"]);
+Deno.test("an experiment CSV without identity_scale or kernel_reason migrates to what the current writer writes", async () => {
+  for (const [cell, kernel] of [["irnn", "auto"], ["rnn", "auto"], ["rnn", "op"]]) {
+    const args = ["--cell", cell, "--kernel", kernel, "--seeds", "2", "--epochs", "1", "--series", "200"];
+    const r = await runScript("echo3", args);
     assert.equal(r.code, 0, r.stderr);
     const current = stringify([Object.keys(r.rows[0]), ...r.rows.map((row) => Object.values(row))]);
-    const m = migrateText(dropColumn(current, "identity_scale"));
-    assert.ok(m, `${cell}: no migration applied`);
-    assert.equal(m.text, current, cell);
+    for (const older of [["kernel_reason"], ["identity_scale", "kernel_reason"]]) {
+      const m = migrateText(dropColumns(current, ...older));
+      assert.ok(m, `${cell} ${kernel} without ${older}: no migration applied`);
+      assert.equal(m.text, current, `${cell} ${kernel} without ${older}`);
+    }
     assert.equal(migrateText(current), null, `${cell}: a current CSV is migrated again`);
   }
 });

@@ -22,8 +22,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "chunk-carry",
     what: "state not carried across chunks (reset to zeros each chunk)",
-    file: "lib/train.ts",
-    edits: [["next = out.state.map((t) => tf.keep(t));", "next = out.state.map((t) => tf.keep(tf.zerosLike(t)));"]],
+    file: "lib/kernels/op/step.ts",
+    edits: [["state = out.state.map((t) => tf.keep(t));", "state = out.state.map((t) => tf.keep(tf.zerosLike(t)));"]],
   },
   {
     id: "epoch-carry",
@@ -43,18 +43,18 @@ export const MUTANTS: Mutant[] = [
     file: "lib/train.ts",
     edits: [
       [
-        "  for (let i = 0; i < n; i++) {\n    let next: tf.Tensor3D[] = [];",
-        "  let prevX: tf.Tensor4D | null = null, prevNext: tf.Tensor4D | null = null, prevState: State = null;\n" +
-        "  for (let i = 0; i < n; i++) {\n    let next: tf.Tensor3D[] = [];",
+        "  for (let i = 0; i < n; i++) {\n    const { x, y } = stackChunks(datas, i);",
+        "  let prevX: tf.Tensor4D | null = null, prevState: State = null;\n" +
+        "  for (let i = 0; i < n; i++) {\n    const { x, y } = stackChunks(datas, i);\n" +
+        "    const from = prevX, fromState = prevState;\n" +
+        "    const recompute = { variables: model.variables, forward: (xx: tf.Tensor4D, st: State) =>\n" +
+        "      model.forward(xx, from ? model.forward(from, fromState).state : st) };",
       ],
-      [
-        "const out = model.forward(x, state);\n        next =",
-        "const out = model.forward(x, prevX ? model.forward(prevX, prevState).state : state);\n" +
-        "        prevNext = tf.keep(x);\n        next =",
-      ],
+      ["const out = step(model, optimizer, {", "const out = step(recompute, optimizer, {"],
+      ["    tf.dispose([x, y]);", "    tf.dispose(y);"],
       [
         "    disposeState(state);\n    state = next;\n    if ((i + 1) % every",
-        "    prevState = state;\n    prevX = prevNext;\n    state = next;\n    if ((i + 1) % every",
+        "    prevState = state;\n    prevX = x;\n    state = next;\n    if ((i + 1) % every",
       ],
     ],
   },
@@ -91,14 +91,14 @@ export const MUTANTS: Mutant[] = [
   {
     id: "rmsprop-eps-fused",
     what: "RMSprop eps inside the sqrt (fused update)",
-    file: "lib/optim.ts",
-    edits: [["(lr * g[i]) / (Math.sqrt(sq[i]) + eps)", "(lr * g[i]) / Math.sqrt(sq[i] + eps)"]],
+    file: "lib/kernels/cpu/update.ts",
+    edits: [["(lr * g[i]) / (Math.sqrt(squares[i]) + eps)", "(lr * g[i]) / Math.sqrt(squares[i] + eps)"]],
   },
   {
     id: "rmsprop-eps-op",
     what: "RMSprop eps inside the sqrt (op-level update)",
-    file: "lib/optim.ts",
-    edits: [["tf.add(tf.sqrt(v), this.eps)", "tf.sqrt(tf.add(v, this.eps))"]],
+    file: "lib/kernels/op/update.ts",
+    edits: [["tf.add(tf.sqrt(v), eps)", "tf.sqrt(tf.add(v, eps))"]],
   },
   {
     id: "init-narrow",
@@ -157,19 +157,19 @@ export const MUTANTS: Mutant[] = [
   {
     id: "wgsl-carry",
     what: "WebGPU forward: h not carried from step to step (each step starts from zeros)",
-    file: "lib/fused_webgpu.ts",
+    file: "lib/kernels/webgpu/layer.ts",
     edits: [["hs[L.r * H + j] = h;", "hs[L.r * H + j] = 0.0;"]],
   },
   {
     id: "wgsl-bptt",
     what: "WebGPU backward: no gradient flows to the previous step",
-    file: "lib/fused_webgpu.ts",
+    file: "lib/kernels/webgpu/layer.ts",
     edits: [["dh = acc;", "dh = 0.0;"]],
   },
   {
     id: "wgsl-2d-dispatch",
     what: "WebGPU kernels read only workgroup_id.x (rows past 65,535 workgroups, laid out in 2D by tfjs, go wrong)",
-    file: "lib/fused_webgpu.ts",
+    file: "lib/kernels/webgpu/layer.ts",
     edits: [[
       "let wg = i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);",
       "let wg = i32(workgroupId.x);",
@@ -178,14 +178,14 @@ export const MUTANTS: Mutant[] = [
   {
     id: "wgsl-gru-reset",
     what: "WebGPU GRU: the reset gate left out of the n gate (r * (W_hn h + b_hn) becomes W_hn h + b_hn)",
-    file: "lib/fused_webgpu.ts",
+    file: "lib/kernels/webgpu/layer.ts",
     edits: [["let n = tanhf(xp[xo + 2 * H + j] + rg * a2);", "let n = tanhf(xp[xo + 2 * H + j] + a2);"]],
   },
   {
     id: "rmsprop-eps-webgpu",
     what: "RMSprop eps inside the sqrt (WebGPU update)",
-    file: "lib/optim_webgpu.ts",
-    edits: [["g[i] / (sqrt(vn[i]) + ${f(h.eps)})", "g[i] / sqrt(vn[i] + ${f(h.eps)})"]],
+    file: "lib/kernels/webgpu/update.ts",
+    edits: [["g[i] / (sqrt(vn[i]) + ${wgslFloat(h.eps)})", "g[i] / sqrt(vn[i] + ${wgslFloat(h.eps)})"]],
   },
   {
     id: "gpu-nan-freeze",
@@ -199,7 +199,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "clip-addn",
     what: "clipping sums the squared gradient norms with tf.addN (WebGPU binds 8 buffers: 2+ layers mis-sum)",
-    file: "lib/optim.ts",
+    file: "lib/kernels/op/step.ts",
     edits: [[
       "const norms = tf.sqrt(squares.reduce((a, b) => tf.add(a, b))) as tf.Tensor1D;",
       "const norms = tf.sqrt(tf.addN(squares)) as tf.Tensor1D;",

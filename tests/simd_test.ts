@@ -1,5 +1,5 @@
 import { assert, assertClose } from "./_assert.ts";
-import { Arena, type Mat, matmulBias, outerAcc } from "../lib/simd.ts";
+import { Arena, type Mat, matmulBias, outerAcc } from "../lib/kernels/cpu/simd.ts";
 import { Rng } from "../lib/rng.ts";
 
 // The AssemblyScript compiler is a dependency of `deno task build:wasm` only (not of `deno install`). The check runs in
@@ -28,7 +28,7 @@ Deno.test({
       env: { NO_COLOR: "1" },
     }).output();
     const text = new TextDecoder().decode(r.stderr).trim();
-    assert.equal(r.code, 0, text || "lib/kernels_wasm.ts is stale: run `deno task build:wasm`");
+    assert.equal(r.code, 0, text || "lib/kernels/cpu/simd_wasm.ts is stale: run `deno task build:wasm`");
   },
 });
 

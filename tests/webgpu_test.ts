@@ -1,5 +1,5 @@
 /**
- * The WebGPU path (lib/fused_webgpu.ts, and trainEpoch's device tallies) against the CPU path and
+ * The WebGPU path (lib/kernels/webgpu/layer.ts, and trainEpoch's device tallies) against the CPU path and
  * the PyTorch fixtures. It runs wherever WebGPU finds an adapter: on our machines and in CI that is
  * Mesa's llvmpipe, a software adapter that proves the code right, slowly (shapes stay small here).
  * Without an adapter every test is ignored and one line says why.
@@ -13,8 +13,8 @@ import { EchoData } from "../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN, type State } from "../lib/models.ts";
 import { Adam, makeOptimizer, type OptimizerName, RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
-import { fusedLayer } from "../lib/fused.ts";
-import { webgpuLayer } from "../lib/fused_webgpu.ts";
+import { cpuLayer } from "../lib/kernels/cpu/layer.ts";
+import { webgpuLayer } from "../lib/kernels/webgpu/layer.ts";
 import { Rng } from "../lib/rng.ts";
 
 const adapter = await findWebGpuAdapter();
@@ -118,10 +118,17 @@ gpuTest(
     ];
     const on = async (backend: "cpu" | "webgpu") => {
       await tf.setBackend(backend);
-      const layer = backend === "cpu" ? fusedLayer : webgpuLayer;
+      const layer = backend === "cpu" ? cpuLayer : webgpuLayer;
       const f = (x: tf.Tensor, h: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
         tf.sum(tf.mul(
-          layer("rnn", x as tf.Tensor4D, h as tf.Tensor3D, null, ww as tf.Tensor3D, bb as tf.Tensor2D),
+          layer({
+            cell: "rnn",
+            xp: x as tf.Tensor4D,
+            h0: h as tf.Tensor3D,
+            c0: null,
+            whh: ww as tf.Tensor3D,
+            bhh: bb as tf.Tensor2D,
+          }).outputs,
           tf.tensor4d(dy, [S, B, T, H]),
         ));
       const args = [

@@ -1,21 +1,21 @@
 /**
- * `deno task build:wasm`: compiles wasm/src/kernels.ts and writes lib/kernels_wasm.ts.
+ * `deno task build:wasm`: compiles wasm/src/kernels.ts and writes lib/kernels/cpu/simd_wasm.ts.
  *
- * With `--check` it writes nothing and exits 1 when lib/kernels_wasm.ts is not
+ * With `--check` it writes nothing and exits 1 when lib/kernels/cpu/simd_wasm.ts is not
  * what the source compiles to (tests/simd_test.ts runs it so).
  */
 import { compileKernels } from "./compile.ts";
-import { KERNELS_WASM } from "../lib/kernels_wasm.ts";
+import { KERNELS_WASM } from "../lib/kernels/cpu/simd_wasm.ts";
 
 const bytes = await compileKernels();
-const out = new URL("../lib/kernels_wasm.ts", import.meta.url);
+const out = new URL("../lib/kernels/cpu/simd_wasm.ts", import.meta.url);
 if (Deno.args.includes("--check")) {
   const committed = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
   if (committed.length !== bytes.length || committed.some((b, i) => b !== bytes[i])) {
-    console.error("lib/kernels_wasm.ts is stale: run `deno task build:wasm`");
+    console.error("lib/kernels/cpu/simd_wasm.ts is stale: run `deno task build:wasm`");
     Deno.exit(1);
   }
-  console.log(`lib/kernels_wasm.ts is what wasm/src/kernels.ts compiles to (${bytes.length} bytes of wasm)`);
+  console.log(`lib/kernels/cpu/simd_wasm.ts is what wasm/src/kernels.ts compiles to (${bytes.length} bytes of wasm)`);
 } else {
   await Deno.writeTextFile(
     out,

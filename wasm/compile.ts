@@ -1,7 +1,7 @@
 /**
  * Compiles the AssemblyScript kernels in `wasm/src/kernels.ts` to WebAssembly
  * with SIMD. Shared by the build task and the test that checks the committed
- * binary (`lib/kernels_wasm.ts`) is what the committed source compiles to.
+ * binary (`lib/kernels/cpu/simd_wasm.ts`) is what the committed source compiles to.
  */
 
 /**

@@ -1,5 +1,5 @@
-// AssemblyScript source of the SIMD matmul kernels behind lib/simd.ts.
-// Build: `deno task build:wasm` (writes lib/kernels_wasm.ts); a test checks the
+// AssemblyScript source of the SIMD matmul kernels behind lib/kernels/cpu/simd.ts.
+// Build: `deno task build:wasm` (writes lib/kernels/cpu/simd_wasm.ts); a test checks the
 // committed binary is what this source compiles to.
 //
 // Pointers are byte offsets into this module's memory; strides and sizes count

@@ -1,5 +1,5 @@
 /**
- * The fused sequence kernels of `fused.ts` as WebGPU compute programs, run on
+ * The fused sequence kernels of `../cpu/layer.ts` as WebGPU compute programs, run on
  * tfjs-backend-webgpu's own tensors: the whole T-step recurrence of one layer
  * is one dispatch forward and one backward, with replicas x batch rows as the
  * parallel dimension. A workgroup holds `R` rows of `H` threads, thread j owns
@@ -8,61 +8,20 @@
  * registers. Parameters, optimizer moments and the state never leave the GPU.
  *
  * Same inputs, output and equations (PyTorch's, gate orders i,f,g,o and
- * r,z,n) as `fusedLayer`: `xp` `[S, B, T, G]` the input projection, `h0` (and
+ * r,z,n) as `cpuLayer`: `xp` `[S, B, T, G]` the input projection, `h0` (and
  * `c0`) `[S, B, H]`, `whh` `[S, G, H]`, `bhh` `[S, G]`; output `[S, B, T, H]`
  * (LSTM `[S, B, T, 2H]`, h then c). Arithmetic is float32 throughout.
  *
- * The package is not imported here: tfjs-core's engine hands out the active
- * backend, and only its `runWebGPUProgram` is used (see `WebGpuProgram`).
+ * Not the optimizer (`update.ts`) nor the buffer limits (`limits.ts`).
  */
-import { tf } from "./tf.ts";
-import type { CellKind } from "./cells.ts";
-import type { Dims, fusedLayer } from "./fused.ts";
+import { tf } from "../../tf.ts";
+import type { CellKind } from "../../cells.ts";
+import type { LayerDims as Dims, LayerInput, LayerOutput } from "../kernel.ts";
+import { runProgram, type WebGpuProgram } from "./program.ts";
+import { splitLayerOutput } from "../layer_output.ts";
 
 /** The largest H the kernels take: one thread per hidden unit, 256 threads per workgroup (WebGPU's default limit). */
 export const WEBGPU_MAX_HIDDEN = 256;
-
-/**
- * The part of tfjs-backend-webgpu's `WebGPUProgram` (dist/webgpu_program.d.ts)
- * the suite's programs fill in. tfjs generates the bindings (`result` for the
- * output, one `array<f32>` per name in `variableNames`, `uniforms` with the
- * shapes, `size` when asked and the fields named in `uniforms`), calls
- * `main(index)` on every thread, and caches the compiled pipeline under
- * `shaderKey`. A pipeline binds only what its code reads, so a program must
- * read every input and at least one uniform.
- */
-export interface WebGpuProgram {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  variableNames: string[];
-  size?: boolean;
-  uniforms?: string;
-  getUserCode: () => string;
-}
-
-/** Values of a program's own uniforms, in the order its `uniforms` declares them. */
-export type ProgramUniforms = { type: "float32" | "int32"; data: number[] }[];
-
-interface WebGpuBackend {
-  runWebGPUProgram(
-    program: WebGpuProgram,
-    inputs: tf.TensorInfo[],
-    dtype: "float32",
-    uniforms?: ProgramUniforms,
-  ): tf.TensorInfo;
-}
-
-/** Runs `program` on the active webgpu backend's tensors and returns its output as a tensor. */
-export function runProgram(program: WebGpuProgram, inputs: tf.Tensor[], uniforms?: ProgramUniforms): tf.Tensor {
-  const backend = tf.backend() as unknown as WebGpuBackend;
-  if (typeof backend.runWebGPUProgram !== "function") {
-    throw new Error(`WebGPU programs need the webgpu backend, not ${tf.getBackend()}`);
-  }
-  return tf.engine().makeTensorFromTensorInfo(backend.runWebGPUProgram(program, inputs, "float32", uniforms));
-}
 
 /** Values per step the forward keeps for the backward: rnn h; lstm h, c, i, f, g, o; gru h, r, z, n, W_hn h + b_hn. */
 const TAPE: Record<CellKind, number> = { rnn: 1, irnn: 1, lstm: 6, gru: 5 };
@@ -245,10 +204,9 @@ function program(
 
 /**
  * One recurrent layer over the whole sequence as a single op with its
- * gradient, on the webgpu backend. Arguments and result as
- * {@linkcode fusedLayer} in `fused.ts`.
+ * gradient, on the webgpu backend (see {@linkcode LayerInput}).
  */
-export const webgpuLayer: typeof fusedLayer = (cell, xp, h0, c0, whh, bhh) => {
+export function webgpuLayer({ cell, xp, h0, c0, whh, bhh }: LayerInput): LayerOutput {
   const [S, B, T, G] = xp.shape;
   const H = whh.shape[2];
   if (H > WEBGPU_MAX_HIDDEN) {
@@ -298,5 +256,5 @@ export const webgpuLayer: typeof fusedLayer = (cell, xp, h0, c0, whh, bhh) => {
     return { value, gradFunc };
   });
   const inputs = lstm ? [xp, h0, c0!, whh, bhh] : [xp, h0, whh, bhh];
-  return (op as (...t: tf.Tensor[]) => tf.Tensor4D)(...inputs);
-};
+  return splitLayerOutput((op as (...t: tf.Tensor[]) => tf.Tensor4D)(...inputs), H, lstm);
+}

@@ -5,9 +5,9 @@
  * so a run whose largest tensor would pass the limit is refused up front
  * with one line naming the limit and the most seeds that fit.
  */
-import { tf } from "./tf.ts";
-import { UsageError } from "./cli.ts";
-import { type CellKind, GATES } from "./cells.ts";
+import { tf } from "../../tf.ts";
+import { UsageError } from "../../usage_error.ts";
+import { type CellKind, GATES } from "../../cells.ts";
 
 /** The run's sizes that set its largest tensor. */
 export interface BufferDims {

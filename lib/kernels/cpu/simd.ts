@@ -1,7 +1,7 @@
 /**
  * SIMD matmuls for the fused kernels: a WebAssembly module compiled from
  * `wasm/src/kernels.ts` (AssemblyScript, f32x4), embedded in
- * `lib/kernels_wasm.ts`. `deno task bench:kernels` times them against the
+ * `lib/kernels/cpu/simd_wasm.ts`. `deno task bench:kernels` times them against the
  * same loops in plain JavaScript. One call serves every replica, so the
  * JS-to-wasm call costs little even at H 4.
  *
@@ -9,7 +9,7 @@
  * regions of it; widths that are vectorised (N below) must be multiples of 4,
  * rows padded with zeros to {@linkcode pad4}.
  */
-import { KERNELS_WASM } from "./kernels_wasm.ts";
+import { KERNELS_WASM } from "./simd_wasm.ts";
 
 type Fn = (...args: number[]) => void;
 const wasm = new WebAssembly.Instance(

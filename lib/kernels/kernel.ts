@@ -1,0 +1,151 @@
+/**
+ * What a kernel is: the interfaces every family of kernels (op/, cpu/,
+ * webgpu/) implements, from one layer's recurrence up to a whole training
+ * step for a block of replicas. Types only; the choice of a kernel is
+ * `lib/kernels/mod.ts` (`kernelFor`), the implementations are its sub-folders.
+ */
+import type { tf } from "../tf.ts";
+import type { CellKind } from "../cells.ts";
+
+/** The families of kernels: tfjs ops (the reference), CPU code with wasm SIMD matmuls, WGSL programs. */
+export type Family = "op" | "cpu" | "webgpu";
+
+/**
+ * Which replicas an update applies to: one flag per replica, or a `[S]`
+ * tensor of 1 (alive) and 0 that stays on the device.
+ */
+export type AliveMask = boolean[] | tf.Tensor1D;
+
+/** Sizes of a layer's recurrence over a chunk: replicas, batch rows, steps, hidden units, gate rows (gates x H). */
+export interface LayerDims {
+  S: number;
+  B: number;
+  T: number;
+  H: number;
+  G: number;
+}
+
+/** One layer's hidden states over a chunk `[S, B, T, H]`, and its final h and (LSTM) c `[S, B, H]`. */
+export interface LayerOutput {
+  outputs: tf.Tensor4D;
+  h: tf.Tensor3D;
+  c: tf.Tensor3D | null;
+}
+
+/** The arguments of a layer's recurrence over a chunk, PyTorch's names and gate orders (i,f,g,o and r,z,n). */
+export interface LayerInput {
+  cell: CellKind;
+  /** The input projection x W_ih^T + b_ih `[S, B, T, G]` (b_hh not folded in). */
+  xp: tf.Tensor4D;
+  /** State in, `[S, B, H]`. */
+  h0: tf.Tensor3D;
+  /** LSTM's cell state in, `[S, B, H]`; null for other cells. */
+  c0: tf.Tensor3D | null;
+  /** `[S, G, H]`. */
+  whh: tf.Tensor3D;
+  /** `[S, G]`. */
+  bhh: tf.Tensor2D;
+}
+
+/** One layer's recurrence over a chunk, differentiable by tfjs (an op with its gradient, or tfjs ops). */
+export type LayerKernel = (input: LayerInput) => LayerOutput;
+
+/** x W^T + b per replica: `x` `[S, N, K]`, `w` `[S, G, K]`, `b` `[S, G]`, giving `[S, N, G]`, differentiable. */
+export type LinearKernel = (x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor2D) => tf.Tensor3D;
+
+/** An optimizer's moment buffers, one per variable, in the form its family keeps them. */
+export interface Moments {
+  dispose(): void;
+}
+
+/** `torch.optim.RMSprop`'s constants. */
+export interface RmspropRule {
+  lr: number;
+  alpha: number;
+  eps: number;
+}
+
+/** `torch.optim.Adam`'s constants at step t, with the bias corrections c1 = 1 - beta1^t and c2 = 1 - beta2^t. */
+export interface AdamRule {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  c1: number;
+  c2: number;
+}
+
+/**
+ * PyTorch's RMSprop and Adam updates, in place on replica-stacked variables;
+ * replicas whose `alive` entry is false (or 0) keep their parameters and moments.
+ */
+export interface UpdateKernel {
+  zeros(vars: tf.Variable[]): Moments;
+  rmsprop(vars: tf.Variable[], grads: tf.Tensor[], sq: Moments, alive: AliveMask | undefined, rule: RmspropRule): void;
+  adam(
+    vars: tf.Variable[],
+    grads: tf.Tensor[],
+    m: Moments,
+    v: Moments,
+    alive: AliveMask | undefined,
+    rule: AdamRule,
+  ): void;
+}
+
+/** What a training step needs of a model: its variables, and its forward pass on this kernel. */
+export interface StepModel {
+  readonly variables: tf.Variable[];
+  forward(x: tf.Tensor4D, state: tf.Tensor3D[] | null): { logits: tf.Tensor4D; state: tf.Tensor3D[] };
+}
+
+/** What a training step needs of an optimizer. */
+export interface StepOptimizer {
+  step(grads: tf.Tensor[], alive?: AliveMask): void;
+}
+
+/** One training step's chunk, state and options. */
+export interface StepInput {
+  /** Inputs and targets `[S, B, T, 1]`. */
+  x: tf.Tensor4D;
+  y: tf.Tensor4D;
+  /** State carried in from the previous chunk (null: zeros); a constant, no gradient flows into it. */
+  state: tf.Tensor3D[] | null;
+  /** Per-replica global gradient-norm clip; 0 or undefined: none. */
+  clip?: number;
+  /** From the step's per-replica loss, the replicas the update applies to (marks diverged ones). */
+  live: (loss: tf.Tensor1D) => AliveMask;
+  /**
+   * Debug mode (the equivalence tests): called after the update with the
+   * loss's gradients (in `variables` order), the gradients applied (clipped
+   * where `clip` is set) and each replica's loss; freed after it returns.
+   */
+  onGrads?: (grads: tf.Tensor[], applied: tf.Tensor[], loss: tf.Tensor1D) => void;
+}
+
+/** One training step's results, owned by the caller. */
+export interface StepOutput {
+  /** Each replica's mean loss over the chunk `[S]`. */
+  loss: tf.Tensor1D;
+  /** Each replica's correctly predicted digits `[S]`. */
+  right: tf.Tensor1D;
+  /** The state to carry into the next chunk. */
+  state: tf.Tensor3D[];
+}
+
+/**
+ * A whole training step for a block of replicas: forward over the chunk, loss
+ * and accuracy, backward, clip, optimizer update, state out.
+ */
+export type TrainStep = (model: StepModel, optimizer: StepOptimizer, input: StepInput) => StepOutput;
+
+/** A kernel: the parts a model, an optimizer and the training loop run on. */
+export interface Kernel {
+  /** Where the optimizer runs (and the recurrence, unless `recurrence` is "op"). */
+  family: Family;
+  /** Whether each layer's recurrence is one fused op ("fused") or tfjs ops ("op"); the CSV's `kernel` column. */
+  recurrence: "fused" | "op";
+  layer: LayerKernel;
+  linear: LinearKernel;
+  update: UpdateKernel;
+  step: TrainStep;
+}

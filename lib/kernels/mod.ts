@@ -1,0 +1,149 @@
+/**
+ * The kernels' one room, and the one place a kernel is chosen. A kernel is
+ * what a model, its optimizer and the training loop run on (see
+ * `kernel.ts`), in three families: `op/` (tfjs ops, the reference every
+ * other kernel is tested against), `cpu/` (fused layers with wasm SIMD
+ * matmuls, optimizer loops over Float32Arrays) and `webgpu/` (WGSL). Each
+ * family states its own limits beside its code (`webgpu/layer.ts`'s hidden
+ * size, `webgpu/limits.ts`'s buffer sizes). Nothing outside this folder and
+ * `lib/backend.ts` asks which backend runs.
+ *
+ * To add a kernel: implement `Kernel` in a sub-folder, and teach
+ * {@linkcode kernelFor} when to pick it and why.
+ */
+import type { CellKind } from "../cells.ts";
+import { tensorsOnHost } from "../backend.ts";
+import type { Kernel } from "./kernel.ts";
+import { opLayer, opLinear } from "./op/layer.ts";
+import { opUpdate } from "./op/update.ts";
+import { autogradStep } from "./op/step.ts";
+import { cpuLayer, cpuLinear } from "./cpu/layer.ts";
+import { cpuUpdate } from "./cpu/update.ts";
+import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./webgpu/layer.ts";
+import { assertFitsWebGpu, type BufferDims } from "./webgpu/limits.ts";
+import { UsageError } from "../usage_error.ts";
+import { webgpuUpdate } from "./webgpu/update.ts";
+
+export type * from "./kernel.ts";
+export { clipGradNorm } from "./op/step.ts";
+
+/**
+ * The `--kernel` choices: `fused` (one op per layer and a fused optimizer,
+ * on the active backend's family), `op` (tfjs ops, the reference), `auto`
+ * (fused where the backend has a family that runs the model).
+ */
+export const KERNELS = ["auto", "fused", "op"] as const;
+export type KernelKind = typeof KERNELS[number];
+
+/** The reference: tfjs ops throughout. */
+const OP: Kernel = {
+  family: "op",
+  recurrence: "op",
+  layer: opLayer,
+  linear: opLinear,
+  update: opUpdate,
+  step: autogradStep,
+};
+
+/** Fused layers with wasm SIMD matmuls and optimizer loops, on tensors in CPU memory. */
+const CPU: Kernel = {
+  family: "cpu",
+  recurrence: "fused",
+  layer: cpuLayer,
+  linear: cpuLinear,
+  update: cpuUpdate,
+  step: autogradStep,
+};
+
+/** WGSL layers and optimizer; the projections and head stay tfjs matmuls (fast on a GPU). */
+const WEBGPU: Kernel = {
+  family: "webgpu",
+  recurrence: "fused",
+  layer: webgpuLayer,
+  linear: opLinear,
+  update: webgpuUpdate,
+  step: autogradStep,
+};
+
+/** What the choice depends on. */
+export interface KernelQuery {
+  /** A tfjs backend's name (`tf.getBackend()`), or `auto` before one is loaded (assumed to get fused kernels). */
+  backend: string;
+  /** What `--kernel` asked for. @default "auto" */
+  kernel?: KernelKind;
+  cell: CellKind;
+  hidden: number;
+  layers?: number;
+  optimizer?: string;
+  clip?: number;
+}
+
+/** A kernel and, in words, why it was chosen (the run prints it and its CSV records it). */
+export interface KernelChoice {
+  kernel: Kernel;
+  reason: string;
+}
+
+/**
+ * The kernel a model runs for `q`, and why. Today the family depends on the
+ * backend and `--kernel`, and on webgpu on the hidden size (the WGSL layers
+ * run one thread per hidden unit, up to {@linkcode WEBGPU_MAX_HIDDEN}); the
+ * layers, optimizer and clip are asked for the kernels to come that run a
+ * whole step at once. Throws a {@linkcode UsageError} for `--kernel fused`
+ * that cannot run (webgpu past its hidden size).
+ */
+export function kernelFor(q: KernelQuery): KernelChoice {
+  const kernel = q.kernel ?? "auto", on = `on ${q.backend}`;
+  if (kernel === "op") return { kernel: OP, reason: "--kernel op: tfjs ops (the reference)" };
+  if (q.backend === "webgpu") {
+    if (q.hidden <= WEBGPU_MAX_HIDDEN) return { kernel: WEBGPU, reason: `${on}: WGSL layers and optimizer` };
+    if (kernel === "fused") {
+      throw new UsageError(`--kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${q.hidden}`);
+    }
+    return {
+      kernel: { ...WEBGPU, recurrence: "op", layer: opLayer },
+      reason: `${on}: tfjs-op layers (the WGSL layers take H up to ${WEBGPU_MAX_HIDDEN}) and WGSL optimizer`,
+    };
+  }
+  if (q.backend === "auto" || tensorsOnHost(q.backend)) {
+    return { kernel: CPU, reason: `${on}: fused layers with wasm SIMD matmuls and optimizer loops` };
+  }
+  if (kernel === "fused") {
+    return { kernel: CPU, reason: `--kernel fused ${on}: CPU fused layers and optimizer loops through host copies` };
+  }
+  return { kernel: OP, reason: `${on}: tfjs ops (no fused kernels for this backend)` };
+}
+
+/**
+ * The reasons a run with `q`'s backend, cell and size could have recorded
+ * for each recurrence, over every `--kernel` choice that runs there (first
+ * `auto`'s): what a CSV's `kernel_reason` is checked against, and filled
+ * from for rows written before the column existed.
+ */
+export function reasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence: "fused" | "op"; reason: string }[] {
+  return KERNELS.flatMap((kernel) => {
+    try {
+      const { kernel: k, reason } = kernelFor({ ...q, kernel });
+      return [{ recurrence: k.recurrence, reason }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Whether the layers of a model run fused or as tfjs ops for `q` (memory estimates count them apart). */
+export function recurrenceFor(q: KernelQuery): "fused" | "op" {
+  return kernelFor(q).kernel.recurrence;
+}
+
+/**
+ * The kernel for a run of these sizes on the active backend `q.backend`,
+ * after checking it fits there: throws a {@linkcode UsageError} for
+ * `--kernel fused` past the WGSL layers' hidden size, or a tensor past the
+ * WebGPU adapter's buffer limit (`webgpu/limits.ts`).
+ */
+export function assertKernelFits(q: KernelQuery & Omit<BufferDims, "cell" | "hidden">): KernelChoice {
+  const choice = kernelFor(q);
+  if (choice.kernel.family === "webgpu") assertFitsWebGpu(q);
+  return choice;
+}
