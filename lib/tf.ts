@@ -1,14 +1,30 @@
 /**
- * The one place the suite imports TensorFlow.js from: `@tensorflow/tfjs-core`,
- * its gradient functions and chained tensor methods (`x.add(y)`, registered by
- * the generated `lib/tfjs_registrations.js`), and the `cpu` and `wasm`
- * backends. The umbrella package `@tensorflow/tfjs` would add layers, the
- * converter, webgl, data and core-js, none of which the suite uses (about
- * 300 MB of `node_modules`). `lib/backend.ts` loads `@tensorflow/tfjs-node`
- * and `-node-gpu` when they are installed.
+ * The one place the suite imports TensorFlow.js from, for three things: the
+ * `tf` namespace (`@tensorflow/tfjs-core`), every gradient and chained tensor
+ * method (`x.add(y)`) registered, and the `cpu` and `wasm` backends, all on
+ * one tfjs-core: the copy `deno install` puts in node_modules, which the
+ * backends (and `lib/backend.ts`'s webgpu) register into.
+ *
+ * The registrations come from the registry, from TensorFlow.js's own
+ * published file: the umbrella package's Node bundle,
+ * `@tensorflow/tfjs/dist/tf.node.js`, which registers them while it
+ * `require`s the same tfjs-core. tfjs-core publishes them only as ES modules
+ * with extensionless imports, which Deno cannot load (nor with sloppy imports
+ * or `require`), and its own bundles (`tf-core.node.js`, `tf-core.js`,
+ * `tf-core.fesm.js`) leave them out; the umbrella's other bundles
+ * (`tf.js`, `tf.fesm.js`) bring a second tfjs-core. Importing that one file by
+ * its path keeps the umbrella's typings out of `deno check`. It also loads
+ * layers, converter, data and webgl (which registers no backend outside a
+ * browser): the suite uses none of them, and they make `deno install` about
+ * 360 MB and start-up about 0.1 s longer.
+ *
+ * Not for: the webgpu backend (`lib/backend.ts` imports it only when asked,
+ * as importing it registers a backend tfjs would prefer), `tfjs-node` (loaded
+ * there when installed), nor a copy of any TensorFlow.js source in this
+ * repository (`tests/install_test.ts` fails on one).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "./tfjs_registrations.js";
+import "@tensorflow/tfjs/dist/tf.node.js";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 

@@ -1,5 +1,7 @@
 /**
- * The install stays lean and importing the suite has no side effects on the
+ * What `deno install` brings is one TensorFlow.js (one tfjs-core, everything
+ * from the registry, nothing vendored), it registers everything the suite
+ * differentiates, and importing the suite has no side effects on the
  * console. Nothing is imported statically: the first test imports mod.ts
  * itself and watches what that does.
  */
@@ -28,21 +30,22 @@ Deno.test("importing mod.ts leaves console.warn untouched; quietTfjsWarnings() d
   }
 });
 
-Deno.test("deno.json and deno.lock keep the umbrella tfjs and the AssemblyScript compiler out of `deno install`", () => {
-  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+Deno.test("deno.lock holds one tfjs-core, every @tensorflow package at its version, and no AssemblyScript compiler", () => {
   const lock = JSON.parse(Deno.readTextFileSync(new URL("deno.lock", ROOT)));
-  const imports = Object.values(config.imports as Record<string, string>);
-  for (const spec of imports) {
-    assert.ok(!/^npm:(@tensorflow\/tfjs@|assemblyscript@)/.test(spec), `deno.json imports ${spec}`);
-  }
-  const locked = [...Object.keys(lock.specifiers ?? {}), ...Object.keys(lock.npm ?? {})];
-  for (const name of ["@tensorflow/tfjs@", "@tensorflow/tfjs-layers@", "core-js@", "assemblyscript@", "binaryen@"]) {
+  const packages = Object.keys(lock.npm ?? {});
+  // A second tfjs-core would be a second engine: backends registered on one are not seen by the other.
+  const cores = packages.filter((p) => p.startsWith("@tensorflow/tfjs-core@"));
+  assert.deepEqual(cores, ["@tensorflow/tfjs-core@4.22.0"], "tfjs-core versions in deno.lock");
+  const others = packages.filter((p) => p.startsWith("@tensorflow/") && !/^@tensorflow\/[\w-]+@4\.22\.0(_|$)/.test(p));
+  assert.deepEqual(others, [], "@tensorflow packages at another version than tfjs-core's");
+  const locked = [...Object.keys(lock.specifiers ?? {}), ...packages];
+  for (const name of ["assemblyscript@", "binaryen@"]) {
     const hit = locked.find((s) => s.replace(/^npm:/, "").startsWith(name));
     assert.equal(hit, undefined, `deno.lock holds ${hit}: did \`deno task build:wasm\` run without --no-lock?`);
   }
 });
 
-Deno.test("lib/tfjs_registrations.js registers every gradient and chained op tfjs-core lists", async () => {
+Deno.test("lib/tf.ts has every gradient and chained op tfjs-core lists registered (by the published @tensorflow/tfjs)", async () => {
   const { tf } = await import("../lib/tf.ts");
   const grads = [
     ...Deno.readTextFileSync(new URL("register_all_gradients.js", CORE_DIST)).matchAll(/'\.\/gradients\/(\w+)_grad'/g),
@@ -57,4 +60,20 @@ Deno.test("lib/tfjs_registrations.js registers every gradient and chained op tfj
   assert.ok(methods.length > 120, `found only ${methods.length} chained ops in tfjs-core`);
   const proto = tf.Tensor.prototype as unknown as Record<string, unknown>;
   assert.deepEqual(methods.filter((m) => typeof proto[m] !== "function"), [], "chained ops not registered");
+});
+
+Deno.test("the repository vendors no TensorFlow.js source: its files carry no Google LLC copyright line", () => {
+  const skip = new Set([".git", "node_modules", "results", ".gpu"]);
+  const hits: string[] = [];
+  const walk = (dir: URL, rel: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (skip.has(e.name)) continue;
+      if (e.isDirectory) walk(new URL(`${e.name}/`, dir), `${rel}${e.name}/`);
+      else if (e.isFile && /\.(js|mjs|cjs|ts)$/.test(e.name)) {
+        if (/Copyright \d{4} Google LLC/.test(Deno.readTextFileSync(new URL(e.name, dir)))) hits.push(rel + e.name);
+      }
+    }
+  };
+  walk(ROOT, "");
+  assert.deepEqual(hits, [], "TensorFlow.js comes from the registry at install time (lib/tf.ts), not from a copy");
 });
