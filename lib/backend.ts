@@ -1,3 +1,11 @@
+/**
+ * Which tfjs backend runs, and the facts about it the rest of the suite may
+ * ask: loading a backend by its `--backend` name (native ones by dynamic
+ * import, wasm with its binaries, webgpu with an adapter, `auto` falling back
+ * in order), describing it in one line, and whether its tensors live in CPU
+ * memory. With lib/kernels/, the only code that branches on a backend's name.
+ * Not the kernels that run on it (lib/kernels/).
+ */
 import { tf } from "./tf.ts";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 

@@ -1,3 +1,9 @@
+/**
+ * The experiment CSV writer: a header, then rows appended and flushed to disk
+ * one call at a time through lib/durable.ts, with numbers formatted so a
+ * spreadsheet reads them as meant. Not the columns (lib/experiment.ts) nor
+ * reading CSVs back (lib/readback.ts, lib/schemas.ts).
+ */
 import { stringify } from "csv-stringify/sync";
 import { DurableAppender, type WriteOptions } from "./durable.ts";
 

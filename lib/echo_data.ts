@@ -1,3 +1,9 @@
+/**
+ * The notebook's `EchoData`: a seeded random bit series cut into batch rows
+ * and chunks of T steps, the target the input shifted by the echo step with
+ * zero fill, a new series drawn at chunk 0 of every epoch unless fixed. Pure
+ * data in Float32Arrays; no tensors, no model.
+ */
 import { Rng } from "./rng.ts";
 
 /** Options of {@linkcode EchoData}, named as in the notebook's `EchoData`. */

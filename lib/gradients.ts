@@ -1,3 +1,8 @@
+/**
+ * How far back a model's loss reaches: the mean |d loss_t / d x_(t-k)| per
+ * lag k (`exp:gradients`, the vanishing-gradient measurement). Not training:
+ * a model trained elsewhere is probed here.
+ */
 import { tf } from "./tf.ts";
 import type { SimpleRNN } from "./models.ts";
 

@@ -1,3 +1,8 @@
+/**
+ * The notebook's loss and accuracy per replica: PyTorch's BCE-with-logits
+ * (mean reduction) and the count of digits predicted right. Not the
+ * optimizer nor the training step (lib/kernels/op/step.ts).
+ */
 import { tf } from "./tf.ts";
 
 /** Sums over every axis but the leading replica axis. */

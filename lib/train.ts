@@ -1,3 +1,10 @@
+/**
+ * The notebook's `train(hidden)` and `test(hidden)` for S replicas at once,
+ * and its random-sequence check: chunks in order, the state carried from
+ * chunk to chunk and epoch to epoch, each step run by the model's kernel
+ * (lib/kernels/), tallies read back every step or every few. Not the printing
+ * and CSV of a run (lib/experiment.ts).
+ */
 import { tf } from "./tf.ts";
 import type { EchoData } from "./echo_data.ts";
 import type { SimpleRNN, State } from "./models.ts";

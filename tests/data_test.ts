@@ -1,3 +1,4 @@
+// mutants: fast 1
 import { assert } from "./_assert.ts";
 import { EchoData, type EchoDataOptions } from "../lib/echo_data.ts";
 

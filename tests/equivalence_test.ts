@@ -52,6 +52,7 @@
  *   x 5 runs. Layers 1, 3 and 6 and the other optimizer and clip pairings run at H 3 to 5 only.
  * Without a WebGPU adapter the webgpu runs are skipped (one line says why); cpu and wasm still run.
  */
+// mutants: fast 11
 import { assert } from "./_assert.ts";
 import { PARITY_TOL } from "./_fixtures.ts";
 import { tf } from "../lib/tf.ts";

@@ -1,3 +1,4 @@
+// mutants: fast 6
 import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";

@@ -1,3 +1,4 @@
+// mutants: fast 7
 import { assert } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { SimpleRNN } from "../lib/models.ts";

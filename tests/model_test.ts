@@ -1,3 +1,4 @@
+// mutants: fast 2
 import { assert, assertAllClose, assertClose, worstCloseness } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { type CellKind, SimpleRNN } from "../lib/models.ts";

@@ -6,7 +6,9 @@
  *   deno task test:mutants [--only ID,ID] [--jobs N] [--list]
  *
  * Prints one line per mutant and `N of N caught`; exits 1 if a mutant
- * survives or the unmutated copy fails its tests.
+ * survives or the unmutated copy fails its tests. The fast tests are the
+ * test files tagged `// mutants: fast N` ({@linkcode FAST_TAG}), not a list
+ * kept here.
  */
 import { parseArgs } from "node:util";
 
@@ -214,19 +216,28 @@ export const MUTANTS: Mutant[] = [
 ];
 
 /** The tests a mutant must fail: everything but the long training bands and the CLI/chart checks. */
-export const FAST_TESTS = [
-  "tests/data_test.ts",
-  "tests/model_test.ts",
-  "tests/optim_test.ts",
-  "tests/train_test.ts",
-  "tests/semantics_test.ts",
-  "tests/fused_test.ts",
-  "tests/gradients_test.ts",
-  "tests/tally_test.ts",
-  "tests/durable_test.ts",
-  "tests/webgpu_test.ts", // its software-adapter runs are the slowest
-  "tests/equivalence_test.ts", // last: only mutants the others miss get this far
-];
+/**
+ * The tag a test file carries on a line of its own to be one of the fast
+ * tests every mutant runs, with its place in the order: `// mutants: fast 3`.
+ * Lower numbers run first; the slowest files (software WebGPU, the
+ * equivalence matrix) go last, so that with --fail-fast only mutants the
+ * others miss reach them.
+ */
+export const FAST_TAG = /^\/\/ mutants: fast (\d+)$/m;
+
+/** The test files under `root`/tests tagged {@linkcode FAST_TAG}, in their order, relative to `root`. */
+export function fastTests(root: string): string[] {
+  const walk = (dir: string): string[] =>
+    [...Deno.readDirSync(`${root}${dir}`)].flatMap((e) =>
+      e.isDirectory ? walk(`${dir}/${e.name}`) : e.name.endsWith("_test.ts") ? [`${dir}/${e.name}`] : []
+    );
+  const tagged = walk("tests").flatMap((path) => {
+    const m = Deno.readTextFileSync(`${root}${path}`).match(FAST_TAG);
+    return m ? [{ path, order: Number(m[1]) }] : [];
+  });
+  if (tagged.length < 5) throw new Error(`only ${tagged.length} test files carry "// mutants: fast N"`);
+  return tagged.sort((a, b) => a.order - b.order || a.path.localeCompare(b.path)).map((t) => t.path);
+}
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -275,7 +286,7 @@ async function runTests(dir: string, failFast: boolean): Promise<{ ok: boolean; 
       "--allow-run=deno,bash",
       "--allow-env=ECHOLAB_SLOW,CI",
       ...(failFast ? ["--fail-fast"] : []),
-      ...FAST_TESTS,
+      ...fastTests(`${dir}/`),
     ],
     cwd: dir,
     stdout: "piped",
@@ -349,7 +360,7 @@ if (import.meta.main) {
       console.error(`the unmutated copy fails its tests, so no mutant can be judged:\n${clean.tail}`);
       Deno.exit(1);
     }
-    console.log(`unmutated copy: the fast tests pass (${FAST_TESTS.length} files)`);
+    console.log(`unmutated copy: the fast tests pass (${fastTests(ROOT).length} files)`);
   } finally {
     await Deno.remove(base, { recursive: true });
   }

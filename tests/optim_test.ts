@@ -1,3 +1,4 @@
+// mutants: fast 3
 import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { Adam, clipGradNorm, makeOptimizer, OPTIMIZERS, RMSprop } from "../lib/optim.ts";

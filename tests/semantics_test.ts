@@ -7,6 +7,7 @@
  * compares (a run without the state carry gives other numbers), so it cannot
  * pass vacuously. `deno task test:mutants` shows which mistakes each catches.
  */
+// mutants: fast 5
 import { assert } from "./_assert.ts";
 import { runScript } from "./_run.ts";
 import { tf } from "../lib/tf.ts";

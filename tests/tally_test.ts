@@ -1,3 +1,4 @@
+// mutants: fast 8
 import { assert } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { DeviceTally, HostTally, type Tally } from "../lib/tally.ts";

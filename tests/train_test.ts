@@ -1,3 +1,4 @@
+// mutants: fast 4
 import { assert, assertClose } from "./_assert.ts";
 import { tf } from "../lib/tf.ts";
 import { EchoData } from "../lib/echo_data.ts";

@@ -4,6 +4,7 @@
  * Mesa's llvmpipe, a software adapter that proves the code right, slowly (shapes stay small here).
  * Without an adapter every test is ignored and one line says why.
  */
+// mutants: fast 10
 import { assert, assertAllClose, assertClose, type Tolerance } from "./_assert.ts";
 import { comparisons, loadCases, loadOptimFixtures, ours, outputsAndGrads, PARITY_TOL, replay } from "./_fixtures.ts";
 import { runScript } from "./_run.ts";
