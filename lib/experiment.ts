@@ -8,6 +8,8 @@ import {
   type Knobs,
   parseOrExit,
   parseRunArgs,
+  RUN_COLUMNS,
+  runCells,
   type RunConfig,
   usage,
   UsageError,
@@ -24,7 +26,11 @@ import { echoCheck, testEpoch, trainEpoch } from "./train.ts";
 /** Test accuracy (%) at or above which a replica counts as a success. */
 export const SUCCESS_ACCURACY = 99;
 
-/** Columns of every experiment CSV, in order. */
+/**
+ * Columns of every experiment CSV, in order: the run's, then one per run
+ * flag that shapes the science (`RUN_COLUMNS`, from the flag table in
+ * lib/cli/run.ts: cell ... epochs), then the model's size.
+ */
 export const CSV_COLUMNS = [
   "experiment",
   "run_id",
@@ -40,19 +46,7 @@ export const CSV_COLUMNS = [
   "backend",
   "kernel",
   "kernel_reason",
-  "cell",
-  "identity_scale",
-  "echo_step",
-  "hidden",
-  "layers",
-  "bptt",
-  "batch",
-  "series",
-  "lr",
-  "optimizer",
-  "clip",
-  "fixed_series",
-  "epochs",
+  ...RUN_COLUMNS,
   "parameters",
 ] as const;
 
@@ -182,19 +176,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     backend: backend.name,
     kernel: model.kernelChoice().kernel.recurrence,
     kernel_reason: reason,
-    cell: cfg.cell,
-    identity_scale: cfg.cell === "irnn" ? cfg.identityScale : "",
-    echo_step: cfg.echoStep,
-    hidden: cfg.hidden,
-    layers: cfg.layers,
-    bptt: cfg.bptt,
-    batch: cfg.batch,
-    series: cfg.series,
-    lr: cfg.lr,
-    optimizer: cfg.optimizer,
-    clip: cfg.clip,
-    fixed_series: cfg.fixedSeries,
-    epochs: cfg.epochs,
+    ...runCells(cfg),
     parameters: model.parameterCount,
   });
   const tag = (r: number) => (S > 1 ? `[seed ${cfg.seeds[r]}] ` : "");
