@@ -28,7 +28,7 @@ import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { largestBuffer, webgpuBufferLimit } from "../lib/kernels/webgpu/limits.ts";
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS } from "../lib/schemas.ts";
-import { EXIT_CODES, int, listOf, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { type Command, type Flag, int, parseCommandOrExit, parseOrExit, UsageError } from "../lib/cli.ts";
 
 const REPLICAS = [1, 8, 64, 256];
 /** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
@@ -94,29 +94,31 @@ async function echo3EndToEnd(): Promise<number> {
   return seconds;
 }
 
-const USAGE = `Training speed of the suite (cpu and wasm, op-level and fused, 1-256 replicas, one process per core,
-echo3 end to end) against the notebook's PyTorch code, in one invocation; takes several minutes.
-
-usage: deno task bench [--backends LIST] [--help]
-
-  --backends LIST   comma-separated, from cpu, wasm, webgpu (default all; webgpu where WebGPU has an adapter)
-
-Prints a table and writes results/bench-<run id>.csv.
-${EXIT_CODES}`;
+/** bench's command line (its own subprocesses run `bench.ts --child MODEL REPLICAS`, below). */
+const BENCH = {
+  task: "bench",
+  about: "Training speed of the suite (cpu and wasm, op-level and fused, 1-256 replicas, one process per core, " +
+    "echo3 end to end) against the notebook's PyTorch code, in one invocation; takes several minutes.",
+  flags: [
+    {
+      name: "backends",
+      type: "names",
+      choices: BENCH_BACKENDS,
+      default: BENCH_BACKENDS,
+      show: "all; webgpu where WebGPU has an adapter",
+      help: "the backends to measure",
+    },
+  ],
+  notes: "Prints a table and writes results/bench-<run id>.csv.",
+} as const satisfies Command<readonly Flag[]>;
 
 // Child mode: `bench.ts --child MODEL REPLICAS` prints its ms per step and exits.
 let backends: string[] = [...BENCH_BACKENDS];
 if (Deno.args[0] !== "--child") {
-  backends = parseOrExit(() => {
-    const { values } = parseFlags(Deno.args, { help: { type: "boolean", short: "h" }, backends: { type: "string" } });
-    if (values.help) {
-      console.log(USAGE);
-      Deno.exit(0);
-    }
-    return listOf("backends", values.backends, BENCH_BACKENDS, BENCH_BACKENDS);
-  });
+  const { values, given } = parseCommandOrExit(BENCH, Deno.args, (parsed) => parsed);
+  backends = values.backends;
   // webgpu named outright must run: without an adapter the bench would measure nothing and say it did.
-  if (Deno.args.some((a) => a.startsWith("--backends")) && backends.includes("webgpu")) {
+  if (given.has("backends") && backends.includes("webgpu")) {
     const adapter = await findWebGpuAdapter();
     if (typeof adapter === "string") {
       console.error(`error: --backends webgpu has no adapter to run on (${adapter}); leave webgpu out`);

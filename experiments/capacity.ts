@@ -18,25 +18,24 @@
  * with no points).
  */
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
-import { BACKENDS, describeBackend } from "../lib/backend.ts";
+import { describeBackend } from "../lib/backend.ts";
 import {
+  assertDivides,
   assertMeasures,
   assertMemory,
-  assertWritable,
-  DEFAULT_MAX_MEMORY_GIB,
-  EXIT_CODES,
-  int,
-  oneOf,
-  parseFlags,
+  type Flag,
+  type Get,
+  MAX_REPLICAS,
+  parseCommandOrExit,
+  type Parsed,
   parseOrExit,
-  parseShard,
-  real,
-  UsageError,
+  RUN_FLAG,
+  shardFlag,
   useBackendOrExit,
 } from "../lib/cli.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
-import { type CellKind, CELLS, SimpleRNN } from "../lib/models.ts";
+import { CELLS, SimpleRNN } from "../lib/models.ts";
 import { assertKernelFits, recurrenceFor } from "../lib/kernels/mod.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
@@ -52,63 +51,71 @@ import {
 import { SUCCESS_ACCURACY } from "../lib/experiment.ts";
 import { median } from "../lib/stats.ts";
 
-function config() {
-  const { values } = parseFlags(Deno.args, {
-    shard: { type: "string" },
-    seeds: { type: "string" },
-    epochs: { type: "string" },
-    bptt: { type: "string" },
-    series: { type: "string" },
-    cells: { type: "string" },
-    hiddens: { type: "string" },
-    "echo-max": { type: "string" },
-    group: { type: "string" },
-    backend: { type: "string" },
-    out: { type: "string" },
-    "max-memory": { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    console.log(`usage: deno task exp:capacity [--shard i/n] [--seeds 10] [--epochs 5] [--bptt 50] [--series 20000]
-  [--cells rnn,lstm,gru,irnn] [--hiddens 2,4,8,16,32,64] [--echo-max 40] [--group N] [--backend auto]
-  [--out results/capacity] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}]
---group N: grid points of one cell and hidden size trained together as one model of seeds x N replicas, 1..echo-max
-(default echo-max); results do not depend on it, memory and speed do.
---shard i/n: the i-th of n <= ${MAX_SHARDS} round-robin parts of the grid; a part with no grid points writes a
-header-only CSV, which merge requires like the others.
-${EXIT_CODES}`);
-    Deno.exit(0);
-  }
-  const { shard, shards } = parseShard(values.shard, MAX_SHARDS);
-  const series = int("series", values.series, 20_000, 1, 10_000_000);
-  const bptt = int("bptt", values.bptt, 50, 1, series);
-  if (series % bptt !== 0) throw new UsageError(`--series ${series} must be divisible by --bptt ${bptt}`);
-  const cells = (values.cells ?? CELLS.join(",")).split(",").map((c) => oneOf("cells", c, "rnn", CELLS) as CellKind);
-  const hiddens = (values.hiddens ?? "2,4,8,16,32,64").split(",").map((h) => int("hiddens", h, 0, 1, 4096));
-  for (const [flag, list] of [["cells", cells], ["hiddens", hiddens]] as const) {
-    if (new Set<unknown>(list).size !== list.length) {
-      throw new UsageError(`--${flag} must list distinct values, got "${values[flag]}"`);
-    }
-  }
-  const seeds = int("seeds", values.seeds, 10, 1, 4096);
-  const echoMax = int("echo-max", values["echo-max"], 40, 1, bptt);
-  const group = int("group", values.group, echoMax, 1, echoMax);
-  const budgetGiB = real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true);
-  assertMeasures(echoMax, series, "--echo-max");
+const TASK = "exp:capacity";
+
+/** exp:capacity's flags: the grid, how it is split and trained, and the run flags it shares. */
+const FLAGS = [
+  shardFlag(
+    MAX_SHARDS,
+    "the i-th of n round-robin parts of the grid, {range} (default {default}); a part with no grid points " +
+      "writes a header-only CSV, which merge requires like the others",
+  ),
+  { name: "seeds", type: "int", min: 1, max: MAX_REPLICAS, default: 10, help: "seeds of every grid point" },
+  { ...RUN_FLAG.epochs, default: 5 },
+  { ...RUN_FLAG.bptt, default: 50 },
+  RUN_FLAG.series,
+  { name: "cells", type: "choice", list: true, choices: CELLS, default: CELLS, help: "the grid's cells" },
+  {
+    name: "hiddens",
+    type: "int",
+    list: true,
+    min: 1,
+    max: 4096,
+    default: [2, 4, 8, 16, 32, 64],
+    help: "the grid's hidden sizes",
+  },
+  {
+    name: "echo-max",
+    type: "int",
+    min: 1,
+    max: (get) => get("bptt") as number,
+    default: 40,
+    range: "1..--bptt and at most 10% of --series",
+    help: "largest echo step of the grid (it runs 1..N)",
+  },
+  {
+    name: "group",
+    type: "int",
+    min: 1,
+    max: (get) => get("echo-max") as number,
+    default: (get: Get) => get("echo-max"),
+    show: "--echo-max",
+    range: "1..--echo-max",
+    help: "grid points of one cell and hidden size trained together as one model of seeds x N replicas, " +
+      "{range} (default {default}); results do not depend on it, memory and speed do",
+  },
+  RUN_FLAG.backend,
+  { name: "out", type: "dir", default: "results/capacity", help: "where the shard CSV goes" },
+  RUN_FLAG["max-memory"],
+] as const satisfies readonly Flag[];
+
+/** The grid's settings from its flags, checked against each other and against --max-memory. */
+function config({ values: v }: Parsed<typeof FLAGS>) {
+  assertDivides(v.series, v.bptt);
+  assertMeasures(v["echo-max"], v.series, "--echo-max");
   const cfg = {
-    shard,
-    shards,
-    seeds,
-    epochs: int("epochs", values.epochs, 5, 1, 10_000),
-    bptt,
-    series,
-    cells,
-    hiddens,
-    echoMax,
-    group,
-    backend: oneOf("backend", values.backend, "auto", BACKENDS),
-    out: assertWritable("--out", values.out ?? "results/capacity", "exp:capacity"),
-    budgetGiB,
+    ...v.shard,
+    seeds: v.seeds,
+    epochs: v.epochs,
+    bptt: v.bptt,
+    series: v.series,
+    cells: [...v.cells],
+    hiddens: v.hiddens,
+    echoMax: v["echo-max"],
+    group: v.group,
+    backend: v.backend,
+    out: v.out,
+    budgetGiB: v["max-memory"],
   };
   assertFits(cfg, cfg.backend, false);
   return cfg;
@@ -133,7 +140,7 @@ function assertFits(c: ReturnType<typeof config>, backend: string, loaded = true
   }
 }
 
-const cfg = parseOrExit(config);
+const cfg = parseCommandOrExit({ task: TASK, flags: FLAGS }, Deno.args, config);
 quietTfjsWarnings();
 console.log(describeBackend(await useBackendOrExit(cfg.backend)));
 parseOrExit(() => assertFits(cfg, tf.getBackend()));

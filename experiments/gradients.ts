@@ -10,7 +10,7 @@
  */
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { describeBackend } from "../lib/backend.ts";
-import { flagGiven, parseOrExit, UsageError, useBackendOrExit } from "../lib/cli.ts";
+import { flagGiven, parseOrExit, runCells, UsageError, useBackendOrExit } from "../lib/cli.ts";
 import { assertRunsHere, configFromArgs, echoDataFor } from "../lib/experiment.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
@@ -24,6 +24,15 @@ const CELLS_COMPARED: CellKind[] = ["rnn", "irnn", "lstm", "gru"];
 const PROBE_LENGTH = 41; // lags 0..40: twice the truncation window
 const PROBE_BATCH = 20;
 
+/** The probe measures lags 0..PROBE_LENGTH - 1, so the echo step must be one of them. */
+function assertProbed(echoStep: number): void {
+  if (echoStep > PROBE_LENGTH - 1) {
+    throw new UsageError(
+      `--echo-step must be an integer in 1..${PROBE_LENGTH - 1} for exp:gradients (the probe's lags), got ${echoStep}`,
+    );
+  }
+}
+
 const cfg = configFromArgs({
   name: "gradients",
   task: "exp:gradients",
@@ -32,15 +41,7 @@ const cfg = configFromArgs({
   knobs: { echoStep: 10, hidden: 60, epochs: 5, seeds: [1, 2], out: "results/gradients" },
   everyCellByDefault: true,
 }, Deno.args);
-parseOrExit(() => {
-  if (cfg.echoStep > PROBE_LENGTH - 1) {
-    throw new UsageError(
-      `--echo-step must be an integer in 1..${
-        PROBE_LENGTH - 1
-      } for exp:gradients (the probe's lags), got ${cfg.echoStep}`,
-    );
-  }
-});
+parseOrExit(() => assertProbed(cfg.echoStep));
 // Every cell unless --cell names one.
 const cells = flagGiven(Deno.args, "cell") ? [cfg.cell] : CELLS_COMPARED;
 quietTfjsWarnings();
@@ -78,18 +79,7 @@ for (const cell of cells) {
     byLag.forEach((row, r) =>
       log.append(...row.map((g, lag) => ({
         run_id: runId,
-        cell,
-        identity_scale: cell === "irnn" ? cfg.identityScale : "",
-        hidden: cfg.hidden,
-        layers: cfg.layers,
-        echo_step: cfg.echoStep,
-        bptt: cfg.bptt,
-        batch: cfg.batch,
-        series: cfg.series,
-        lr: cfg.lr,
-        optimizer: cfg.optimizer,
-        clip: cfg.clip,
-        fixed_series: cfg.fixedSeries,
+        ...runCells({ ...cfg, cell }), // the flags' columns; GRADIENT_COLUMNS leaves out epochs (epochs_trained)
         seed: cfg.seeds[r],
         phase,
         epochs_trained: phase === "init" ? 0 : cfg.epochs,

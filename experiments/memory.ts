@@ -16,20 +16,17 @@
  */
 import { parse } from "csv-parse/sync";
 import {
-  assertWritable,
-  DEFAULT_MAX_MEMORY_GIB,
-  EXIT_CODES,
-  int,
-  listOf,
-  oneOf,
-  parseFlags,
+  type Flag,
+  isDirectory,
+  MAX_REPLICAS,
+  parseCommandOrExit,
+  type Parsed,
   parseOrExit,
   parseRunArgs,
-  real,
+  RUN_FLAG,
   UsageError,
   useBackendOrExit,
 } from "../lib/cli.ts";
-import { BACKENDS } from "../lib/backend.ts";
 import { runSweep, type SweepResult } from "../lib/sweep.ts";
 import { stopChildrenOnSignals } from "../lib/parent_watch.ts";
 import { SweepProgress } from "../lib/sweep_progress.ts";
@@ -46,72 +43,93 @@ import { stringify } from "csv-stringify/sync";
 import { MEMORY_CONFIGS as CONFIGS, MEMORY_ORDER as ORDER } from "../lib/memory_configs.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
 
-const USAGE = `usage: deno task exp:memory [--seeds 20] [--epochs 20] [--jobs N] [--only ids] [--backend auto]
-  [--out results/memory] [--max-memory ${DEFAULT_MAX_MEMORY_GIB}] [--summary-only] [--resume]
-configs: ${ORDER.join(", ")}
+const TASK = "exp:memory";
 
-Each config's child writes <out>/<config>/<config>-<run id>.csv and its output to <config>-<sweep run id>.log
-(a new file each sweep). Writes and prints the summary of this sweep's runs (<out>/sweep-<run id>-summary.csv and .md);
-the published results/memory/summary.csv is deno task report's, from results/manifest.json. --summary-only skips
-the sweep and prints the summary of the latest finished run of every config under --out, writing nothing.
-If any config fails, the sweep names each failed config and its log on stderr (one line) and exits 1.
+/** exp:memory's flags: its own, and the run flags it hands every config's child. */
+const FLAGS = [
+  { name: "seeds", type: "int", min: 1, max: MAX_REPLICAS, default: 20, help: "seeds of every config" },
+  { ...RUN_FLAG.epochs, default: 20 },
+  {
+    name: "jobs",
+    type: "int",
+    min: 1,
+    max: 256,
+    default: navigator.hardwareConcurrency,
+    show: "all cores",
+    help: "configs run at once, each a process of its own",
+  },
+  {
+    name: "only",
+    type: "names",
+    arg: "IDS",
+    choices: ORDER,
+    default: Object.keys(CONFIGS),
+    show: "every config",
+    help: "the configs to run",
+  },
+  RUN_FLAG.backend,
+  {
+    name: "out",
+    type: "dir",
+    default: "results/memory",
+    help: "where the configs' CSVs and logs, the sweep's record and its summary go",
+  },
+  RUN_FLAG["max-memory"],
+  {
+    name: "summary-only",
+    type: "bool",
+    help: "skip the sweep and print the summary of the latest finished run of every config under --out, " +
+      "writing nothing",
+  },
+  { name: "resume", type: "bool", help: "continue the latest sweep recorded in --out (below)" },
+] as const satisfies readonly Flag[];
+
+const NOTES = `Each config's child writes <out>/<config>/<config>-<run id>.csv and its output to
+<config>-<sweep run id>.log (a new file each sweep). Writes and prints the summary of this sweep's runs
+(<out>/sweep-<run id>-summary.csv and .md); the published results/memory/summary.csv is deno task report's, from
+results/manifest.json. If any config fails, the sweep names each failed config and its log on stderr (one line) and
+exits 1.
+
 Each sweep records its flags in <out>/sweep-<run id>.json; a log grows as its child prints; on a terminal one line
 shows configs and seeds done, time elapsed and left. SIGINT or SIGTERM ends every child before the sweep exits (130,
 143), and a child whose sweep is gone (SIGKILL, a crash) stops by itself.
+
 --resume: the same command again, after an interruption, continues the latest sweep recorded in --out: it skips
 every config whose CSV is complete (a phase=test row for every seed, at --epochs, from a run since that sweep began),
 reruns the others, and says which. --seeds, --epochs, --backend and --only must be as recorded (else exit 2, naming
-the flag); --jobs and --max-memory may change. Without --resume every config runs again.
-${EXIT_CODES}`;
+the flag); --jobs and --max-memory may change. Without --resume every config runs again.`;
 
-function config() {
-  const { values } = parseFlags(Deno.args, {
-    seeds: { type: "string" },
-    epochs: { type: "string" },
-    jobs: { type: "string" },
-    only: { type: "string" },
-    backend: { type: "string" },
-    out: { type: "string" },
-    "max-memory": { type: "string" },
-    "summary-only": { type: "boolean" },
-    resume: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  const only = listOf("only", values.only, Object.keys(CONFIGS), ORDER);
-  const summaryOnly = values["summary-only"] ?? false;
-  const resume = values.resume ?? false;
+/** --resume runs a sweep, so it cannot go with --summary-only, which runs none. */
+function assertResumable(resume: boolean, summaryOnly: boolean): void {
   if (resume && summaryOnly) throw new UsageError("--resume runs a sweep; it cannot go with --summary-only");
-  const out = values.out ?? "results/memory";
-  if (summaryOnly) {
-    let isDir = false;
-    try {
-      isDir = Deno.statSync(out).isDirectory;
-    } catch { /* reported below */ }
-    if (!isDir) throw new UsageError(`--out ${out} is not a directory of runs to summarise`);
-    if (readRuns(out).length === 0) throw new UsageError(`--out ${out} holds no experiment CSVs to summarise`);
-  }
+}
+
+/** --summary-only needs runs to summarise under --out. */
+function assertSummarisable(out: string): void {
+  if (!isDirectory(out)) throw new UsageError(`--out ${out} is not a directory of runs to summarise`);
+  if (readRuns(out).length === 0) throw new UsageError(`--out ${out} holds no experiment CSVs to summarise`);
+}
+
+/** The sweep's settings from its flags, checked against each other and, with --resume, the sweep it resumes. */
+function config({ values: v }: Parsed<typeof FLAGS>) {
+  assertResumable(v.resume, v["summary-only"]);
+  if (v["summary-only"]) assertSummarisable(v.out);
   const cfg = {
-    seeds: int("seeds", values.seeds, 20, 1, 4096),
-    epochs: int("epochs", values.epochs, 20, 1, 10_000),
-    jobs: int("jobs", values.jobs, navigator.hardwareConcurrency, 1, 256),
-    backend: oneOf("backend", values.backend, "auto", BACKENDS),
-    maxMemory: real("max-memory", values["max-memory"], DEFAULT_MAX_MEMORY_GIB, 0, 1e6, true),
-    out: assertWritable("--out", out, "exp:memory"),
-    only,
-    summaryOnly,
-    resume,
+    seeds: v.seeds,
+    epochs: v.epochs,
+    jobs: v.jobs,
+    backend: v.backend,
+    maxMemory: v["max-memory"],
+    out: v.out,
+    only: v.only,
+    summaryOnly: v["summary-only"],
+    resume: v.resume,
   };
   // The sweep resumed, checked before anything is written.
-  const resumes = resume ? latestSweepRecord(cfg.out, TASK) : null;
+  const resumes = cfg.resume ? latestSweepRecord(cfg.out, TASK) : null;
   if (resumes) assertSameFlags(resumes, shapingFlags(cfg), cfg.out);
   return { ...cfg, resumes };
 }
-
-const TASK = "exp:memory";
 
 /** The flags that shape a sweep's results, as recorded and as `--resume` compares them. */
 function shapingFlags(c: { seeds: number; epochs: number; backend: string; only: string[] }): Record<string, string> {
@@ -119,7 +137,7 @@ function shapingFlags(c: { seeds: number; epochs: number; backend: string; only:
   return { "--seeds": String(c.seeds), "--epochs": String(c.epochs), "--backend": c.backend, "--only": only };
 }
 
-const { resumes, ...cfg } = parseOrExit(config);
+const { resumes, ...cfg } = parseCommandOrExit({ task: TASK, flags: FLAGS, notes: NOTES }, Deno.args, config);
 /** A config's flags for its child, checked here as the child will check them (memory, zero fill, ...). */
 const childArgs = (id: string) =>
   [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]

@@ -7,22 +7,27 @@
  */
 import { stringify } from "csv-stringify/sync";
 import { capacities, MergeError, mergeShards, SHARD_COLUMNS, type ShardRow } from "../lib/capacity.ts";
-import { assertWritableFile, EXIT_CODES, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { type Command, type Flag, parseCommandOrExit, UsageError } from "../lib/cli.ts";
 import { ReadbackError, readBoundedText } from "../lib/readback.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
 
 const DEFAULT_OUT = "results/capacity/capacity.csv";
-const USAGE = `Combines the shard CSVs of exp:capacity into one CSV and prints the capacity map.
-
-usage: deno task merge SHARD.csv... [--out FILE] [--force]
-
-  SHARD.csv...  every shard of one grid, each once (a shard with no grid points is a header-only CSV)
-  --out FILE    the merged CSV (default ${DEFAULT_OUT}). If FILE already holds exactly these
-                rows, nothing is written; if it holds others, merge refuses unless --force
-  --force       replace an --out FILE that holds other rows
-  -h, --help    this text
-
-${EXIT_CODES}`;
+/** merge's command line: the shard CSVs, where the merged one goes, and whether it may replace another. */
+const MERGE = {
+  task: "merge",
+  about: "Combines the shard CSVs of exp:capacity into one CSV and prints the capacity map.",
+  args: [["SHARD.csv...", "every shard of one grid, each once (a shard with no grid points is a header-only CSV)"]],
+  flags: [
+    {
+      name: "out",
+      type: "file",
+      default: DEFAULT_OUT,
+      help: "the merged CSV (default {default}). If FILE already holds exactly these rows, nothing is written; " +
+        "if it holds others, merge refuses unless --force",
+    },
+    { name: "force", type: "bool", help: "replace an --out FILE that holds other rows" },
+  ],
+} as const satisfies Command<readonly Flag[]>;
 
 /** The CSV text of merged rows, as CsvLog writes it. */
 function csvText(rows: ShardRow[]): string {
@@ -36,17 +41,8 @@ function sameRows(a: string, b: string): boolean {
   return la[0] === lb[0] && la.length === lb.length && la.slice(1).sort().join("\n") === lb.slice(1).sort().join("\n");
 }
 
-const { out, rows, files, text, upToDate } = parseOrExit(() => {
-  const { values, positionals } = parseFlags(Deno.args, {
-    out: { type: "string" },
-    force: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  }, true);
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  const out = assertWritableFile("--out", values.out ?? DEFAULT_OUT, "merge");
+const { out, rows, files, text, upToDate } = parseCommandOrExit(MERGE, Deno.args, ({ values, positionals }) => {
+  const out = values.out;
   if (positionals.length === 0) throw new UsageError("no shard files given (usage: deno task merge SHARD.csv...)");
   let rows: ShardRow[];
   try {

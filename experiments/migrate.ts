@@ -7,8 +7,16 @@
  */
 import { migrateText } from "../lib/migrations.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
-import { firstLine, parseFlags, parseOrExit, UsageError } from "../lib/cli.ts";
+import { type Command, firstLine, isDirectory, parseCommandOrExit, parseOrExit, UsageError } from "../lib/cli.ts";
 import { readBoundedText } from "../lib/readback.ts";
+
+/** migrate's command line: one folder, no flags. */
+const MIGRATE = {
+  task: "migrate",
+  about: "Rewrites in place the CSVs under DIR written under an older schema; current files are left alone.",
+  args: [["[DIR]", "the folder whose CSVs are migrated, subfolders included (default results)"]],
+  flags: [],
+} as const satisfies Command;
 
 function* csvFiles(dir: string): Generator<string> {
   for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -19,19 +27,10 @@ function* csvFiles(dir: string): Generator<string> {
 }
 
 if (import.meta.main) {
-  const dir = parseOrExit(() => {
-    const { values, positionals } = parseFlags(Deno.args, { help: { type: "boolean", short: "h" } }, true);
-    if (values.help) {
-      console.log("usage: deno task migrate [DIR]   (default results; rewrites old-schema CSVs under DIR in place)");
-      Deno.exit(0);
-    }
+  const dir = parseCommandOrExit(MIGRATE, Deno.args, ({ positionals }) => {
     if (positionals.length > 1) throw new UsageError(`migrate takes one directory, got ${positionals.length}`);
     const dir = (positionals[0] ?? "results").replace(/\/+$/, "");
-    let isDir = false;
-    try {
-      isDir = Deno.statSync(dir).isDirectory;
-    } catch { /* below */ }
-    if (!isDir) throw new UsageError(`DIR ${dir} is not a directory`);
+    if (!isDirectory(dir)) throw new UsageError(`DIR ${dir} is not a directory`);
     return dir;
   });
   // Every file is read and migrated in memory first: a bad one is named and nothing is written.

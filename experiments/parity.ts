@@ -22,7 +22,15 @@
  * published ones are never deleted or rewritten: a run whose summary differs
  * writes summary-<run id>.csv and .md of its own.
  */
-import { assertWritable, int, listOf, parseFlags, parseOrExit, parseShard, UsageError } from "../lib/cli.ts";
+import {
+  type Flag,
+  isDirectory,
+  parseCommandOrExit,
+  type Parsed,
+  parseOrExit,
+  shardFlag,
+  UsageError,
+} from "../lib/cli.ts";
 import { MAX_SHARDS } from "../lib/capacity.ts";
 import { stringify } from "csv-stringify/sync";
 import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
@@ -78,53 +86,63 @@ const PYTHON = "/usr/bin/python3";
 const ROOT = new URL("../", import.meta.url).pathname;
 const IDS = CONFIGS.map((c) => c.id);
 
-function config() {
-  const { values } = parseFlags(Deno.args, {
-    only: { type: "string" },
-    jobs: { type: "string" },
-    shard: { type: "string" },
-    "max-seeds": { type: "string" },
-    out: { type: "string" },
-    "summary-only": { type: "boolean" },
-    resume: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    console.log(
-      `usage: deno task exp:parity [--only ids] [--jobs 2] [--shard i/n] [--max-seeds N] [--out results/parity]
-  [--summary-only] [--resume]\nconfigs: ${IDS.join(", ")}
-Every run resumes: seeds already in a per-seed CSV under --out (any earlier run, whatever its flags) are skipped,
-and only the others run: an interrupted torch unit keeps each seed it finished (a row per seed), an interrupted
-echolab unit runs its seeds again (they are kept when its child finishes). --resume is accepted and changes nothing:
-unlike exp:memory there is no sweep record to match flags against, since each seed is kept or run on its own.
-Children die with the run: SIGINT or SIGTERM ends them before it exits (130, 143); a child whose run is gone
-stops by itself. Echolab logs grow as their children print; on a terminal one line shows units and seeds done,
-time elapsed and left.`,
-    );
-    Deno.exit(0);
-  }
-  const only = listOf("only", values.only, IDS, IDS);
-  const { shard, shards } = parseShard(values.shard, MAX_SHARDS);
-  const out = assertWritable("--out", values.out ?? "results/parity", "exp:parity");
-  if (values["summary-only"]) {
-    let isDir = false;
-    try {
-      isDir = Deno.statSync(out).isDirectory;
-    } catch { /* reported below */ }
-    if (!isDir) throw new UsageError(`--out ${out} is not a directory of parity runs to summarise`);
-  }
+/** exp:parity's flags. */
+const FLAGS = [
+  {
+    name: "only",
+    type: "names",
+    arg: "IDS",
+    choices: IDS,
+    default: IDS,
+    show: "every config",
+    help: "the configs to run",
+  },
+  { name: "jobs", type: "int", min: 1, max: 256, default: 2, help: "units run at once, each a process of its own" },
+  shardFlag(
+    MAX_SHARDS,
+    "every n-th seed from the i-th, on both sides, {range} (default {default}); e.g. one shard per machine",
+  ),
+  {
+    name: "max-seeds",
+    type: "int",
+    min: 1,
+    max: 4096,
+    default: 4096,
+    help: "at most N seeds of each config (seeds 1..N; a config's own count where smaller)",
+  },
+  { name: "out", type: "dir", default: "results/parity", help: "where the per-seed CSVs, logs and summary go" },
+  { name: "summary-only", type: "bool", help: "run nothing: summarise the per-seed CSVs under --out" },
+  { name: "resume", type: "bool", help: "accepted and changes nothing: every run resumes (below)" },
+] as const satisfies readonly Flag[];
+
+const NOTES = `Every run resumes: seeds already in a per-seed CSV under --out (any earlier run, whatever its
+flags) are skipped, and only the others run: an interrupted torch unit keeps each seed it finished (a row per seed), an
+interrupted echolab unit runs its seeds again (they are kept when its child finishes). --resume is accepted and changes
+nothing: unlike exp:memory there is no sweep record to match flags against, since each seed is kept or run on its own.
+
+Children die with the run: SIGINT or SIGTERM ends them before it exits (130, 143); a child whose run is gone stops by
+itself. Echolab logs grow as their children print; on a terminal one line shows units and seeds done, time elapsed
+and left.`;
+
+/** --summary-only needs a folder of parity runs under --out. */
+function assertSummarisable(out: string): void {
+  if (!isDirectory(out)) throw new UsageError(`--out ${out} is not a directory of parity runs to summarise`);
+}
+
+/** The run's settings from its flags. */
+function config({ values: v }: Parsed<typeof FLAGS>) {
+  if (v["summary-only"]) assertSummarisable(v.out);
   return {
-    only,
-    jobs: int("jobs", values.jobs, 2, 1, 256),
-    shard,
-    shards,
-    maxSeeds: int("max-seeds", values["max-seeds"], 4096, 1, 4096),
-    out,
-    summaryOnly: values["summary-only"] ?? false,
+    only: v.only,
+    jobs: v.jobs,
+    ...v.shard,
+    maxSeeds: v["max-seeds"],
+    out: v.out,
+    summaryOnly: v["summary-only"],
   };
 }
 
-const cfg = parseOrExit(config);
+const cfg = parseCommandOrExit({ task: "exp:parity", flags: FLAGS, notes: NOTES }, Deno.args, config);
 console.log(`config: ${JSON.stringify(cfg)}`);
 
 /** Whether /usr/bin/python3 imports torch; the reason when it does not. */
