@@ -1,5 +1,21 @@
 import { assert } from "./_assert.ts";
-import { runScript, type ScriptRun } from "./_run.ts";
+import { listing, oneLine, runDeno, runScript, type ScriptRun } from "./_run.ts";
+import {
+  assertDivides,
+  assertIrnnOnly,
+  assertMeasures,
+  type Flag,
+  parseRunArgs,
+  replicaSeeds,
+  RUN_COLUMNS,
+  RUN_FLAGS,
+  runCells,
+  usage,
+  UsageError,
+} from "../lib/cli.ts";
+import { rangeText } from "../lib/cli/flags.ts";
+import { CSV_COLUMNS } from "../lib/experiment.ts";
+import { GRADIENT_COLUMNS } from "../lib/migrations.ts";
 
 const BAD: [string[], RegExp][] = [
   [["--hidden", "abc"], /^error: --hidden must be an integer in 1\.\.4096, got "abc"$/],
@@ -221,5 +237,174 @@ Deno.test("capacity shards run and merge; merge refuses a missing shard", async 
   const merged = Deno.readTextFileSync(`${dir}/merged.csv`).trim().split("\n");
   assert.equal(merged.length, 1 + 4, "header and the 4 grid points");
   assert.match(new TextDecoder().decode(ok.stdout), /^rnn H4: largest echo learnt by half the seeds = \d+$/m);
+  await Deno.remove(dir, { recursive: true });
+});
+
+// ---------------------------------------------------------------- the flag table (lib/cli/run.ts, lib/cli/flags.ts)
+
+/** The `--help` entry of `--flag` in `text`, its continuation lines joined with single spaces. */
+function helpEntry(text: string, flag: string): string | undefined {
+  const lines = text.split("\n");
+  const i = lines.findIndex((l) => new RegExp(`^ {2}--${flag}( |$)`).test(l));
+  if (i < 0) return undefined;
+  const more = [];
+  for (let j = i + 1; j < lines.length && /^ {22}\S/.test(lines[j]); j++) more.push(lines[j].trim());
+  return [lines[i], ...more].join(" ").replace(/ {2,}/g, "  ");
+}
+
+/** Every run flag whose range is two numbers fixed in the table, with that range as its errors state it. */
+const NUMERIC = RUN_FLAGS.flatMap((f) =>
+  (f.type === "int" || f.type === "real") && typeof f.max === "number" ? [f as Flag & { min: number; max: number }] : []
+);
+
+Deno.test("--help shows every run flag with its range and the script's default", () => {
+  const knobs = { epochs: 7, hidden: 9, cell: "gru", lr: 0.25, fixedSeries: true, seed: 11, out: "results/x" } as const;
+  const text = usage("exp:x", "About.", knobs);
+  for (const f of RUN_FLAGS) {
+    const entry = helpEntry(text, f.name);
+    assert.ok(entry, `--${f.name} missing from --help`);
+    assert.ok(entry.includes(rangeText(f)), `--${f.name}: range "${rangeText(f)}" not in "${entry}"`);
+    if (f.type !== "bool") assert.match(entry, /\(default /, `--${f.name}: no default in "${entry}"`);
+    assert.ok(!/undefined|NaN|\{/.test(entry), entry);
+  }
+  // The defaults are the script's knobs over the notebook's settings.
+  for (
+    const [flag, want] of [
+      ["epochs", "training epochs, 1..10000 (default 7)"],
+      ["hidden", "hidden units per layer, 1..4096 (default 9)"],
+      ["cell", "rnn|lstm|gru|irnn (default gru)"],
+      ["lr", "learning rate, (0, 10] (default 0.25)"],
+      ["seed", "first seed (default 11) in 0..4294967295"],
+      ["fixed-series", "keep one series for every epoch (default on)"],
+      ["out", "where the CSV goes (default results/x;"],
+      ["layers", "stacked recurrent layers, 1..64 (default 1)"],
+      ["max-memory", "(0, 1000000] (default 4)"],
+    ]
+  ) assert.ok(helpEntry(text, flag)!.includes(want), `--${flag}: "${want}" not in "${helpEntry(text, flag)}"`);
+  // With `takes`, only those flags (and -h).
+  const data = usage("exp:data", "About.", {}, ["seed", "series"]);
+  assert.deepEqual([...data.matchAll(/^ {2}(-h, )?--([a-z-]+)/gm)].map((m) => m[2]), ["seed", "series", "help"]);
+});
+
+Deno.test("every numeric run flag takes exactly the range --help shows, and says so when refused", () => {
+  assert.ok(NUMERIC.length >= 10, `only ${NUMERIC.length} numeric flags with fixed ranges`);
+  for (const f of NUMERIC) {
+    // The flags a value needs to be a run at all: irnn for its scale; an echo step a short series has room for.
+    const extra = { "identity-scale": ["--cell", "irnn"], series: ["--echo-step", "1", "--bptt", "1"] }[f.name] ?? [];
+    const range = rangeText(f);
+    const kind = f.type === "int" ? "an integer" : "a number";
+    assert.ok(helpEntry(usage("exp:x", "", {}), f.name)!.includes(range));
+    for (const bad of [f.max + 1, f.minOpen || f.type === "real" ? f.min - (f.minOpen ? 0 : 1) : f.min - 1]) {
+      assert.throws(
+        () => parseRunArgs([`--${f.name}`, String(bad), ...extra]),
+        (err: unknown) =>
+          err instanceof UsageError && err.message === `--${f.name} must be ${kind} in ${range}, got "${bad}"`,
+        `--${f.name} ${bad}`,
+      );
+    }
+    // (A series of 1 leaves no room for an echo step: 10 is the shortest with one.)
+    const low = f.minOpen ? f.max / 2 : f.name === "series" ? 10 : f.min;
+    for (const good of [f.max, low]) {
+      const cfg = parseRunArgs([`--${f.name}`, String(good), ...extra]);
+      assert.ok(cfg, `--${f.name} ${good} refused`);
+      if ("key" in f) assert.equal((cfg as unknown as Record<string, unknown>)[f.key as string], good);
+    }
+  }
+  // Ranges that depend on another flag: --echo-step below --series, --bptt at most --series.
+  const refused = (text: string) => (err: unknown) => err instanceof UsageError && err.message === text;
+  const series100 = ["--series", "100", "--bptt", "10"];
+  assert.throws(
+    () => parseRunArgs([...series100, "--echo-step", "100"]),
+    refused('--echo-step must be an integer in 1..99, got "100"'),
+  );
+  assert.throws(
+    () => parseRunArgs(["--series", "100", "--bptt", "101"]),
+    refused('--bptt must be an integer in 1..100, got "101"'),
+  );
+});
+
+Deno.test("the rules between run flags are each one function, as parseRunArgs applies them", () => {
+  const usageError = (re: RegExp) => (err: unknown) => err instanceof UsageError && re.test(err.message);
+  assert.throws(() => assertDivides(1000, 30), usageError(/^--series 1000 must be divisible by --bptt 30$/));
+  assertDivides(1000, 20);
+  assert.throws(() => assertMeasures(11, 100), usageError(/^--echo-step 11 with --series 100 makes 11\.0%/));
+  assertMeasures(10, 100);
+  assert.throws(() => assertIrnnOnly(["lstm"], "lstm"), usageError(/^--identity-scale applies to --cell irnn only/));
+  assertIrnnOnly(["rnn", "irnn"], "rnn");
+  const none = { seed: false, seeds: false };
+  assert.deepEqual(replicaSeeds(5, [1], none, {}), [5]);
+  assert.deepEqual(replicaSeeds(5, [1, 2], none, { seeds: [1, 2] }), [1, 2]);
+  assert.deepEqual(replicaSeeds(5, 3, { seed: true, seeds: true }, {}), [5, 6, 7]);
+  assert.deepEqual(replicaSeeds(1, [7, 9], { seed: false, seeds: true }, {}), [7, 9]);
+  assert.throws(
+    () => replicaSeeds(1, [7, 9], { seed: true, seeds: true }, {}),
+    usageError(/cannot be given with a list/),
+  );
+  // --identity-scale goes with every cell where the script runs them all unless --cell names one (exp:gradients).
+  assert.ok(parseRunArgs(["--identity-scale", "2"], {}, { everyCellByDefault: true }));
+  assert.throws(() => parseRunArgs(["--identity-scale", "2", "--cell", "gru"], {}, { everyCellByDefault: true }));
+});
+
+Deno.test("the experiment CSV's flag columns are the run table's, in its order, filled from the config", async () => {
+  // The committed CSVs and lib/schemas.ts read these names in this order.
+  const committed = ["cell", "identity_scale", "echo_step", "hidden", "layers", "bptt", "batch", "series", "lr"]
+    .concat(["optimizer", "clip", "fixed_series", "epochs"]);
+  assert.deepEqual([...RUN_COLUMNS], committed);
+  assert.deepEqual(CSV_COLUMNS.slice(CSV_COLUMNS.indexOf("kernel_reason") + 1, -1), committed);
+  assert.deepEqual(RUN_COLUMNS, RUN_FLAGS.flatMap((f) => ("column" in f ? [f.column] : [])));
+  // exp:gradients writes its flag columns from the same rows: each must be one.
+  const gradientFlags = GRADIENT_COLUMNS.slice(1, GRADIENT_COLUMNS.indexOf("seed"));
+  const runColumns: readonly string[] = RUN_COLUMNS;
+  for (const c of gradientFlags) assert.ok(runColumns.includes(c), `gradients column ${c} is no run flag's`);
+
+  const args = ["--seeds", "3", "--cell", "irnn", "--identity-scale", "0.5", "--echo-step", "2", "--hidden", "3"]
+    .concat(["--layers", "2", "--bptt", "10", "--batch", "2", "--series", "200", "--lr", "0.002", "--optimizer"])
+    .concat(["adam", "--clip", "1", "--fixed-series", "--epochs", "1", "--backend", "cpu"]);
+  const r = await runScript("echo3", args);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = parseRunArgs(args)!;
+  const want = { ...runCells(cfg) };
+  assert.deepEqual(Object.keys(want), committed);
+  assert.equal(want.identity_scale, 0.5);
+  assert.equal(runCells({ ...cfg, cell: "lstm" }).identity_scale, "", "identity_scale is irnn's only");
+  assert.equal(r.rows.length, 3 * 2, "a train and a test row per seed");
+  for (const row of r.rows) {
+    assert.deepEqual(Object.keys(row), [...CSV_COLUMNS]);
+    for (const c of committed) assert.equal(row[c], String(want[c]), `column ${c}`);
+  }
+});
+
+Deno.test("every script's --help gives each flag its range and default; an int flag refuses what its help excludes", async () => {
+  const scripts: [string, string[]][] = [
+    ["experiments/memory.ts", ["--seeds", "--epochs", "--jobs", "--only", "--out", "--max-memory", "--resume"]],
+    ["experiments/capacity.ts", ["--shard", "--seeds", "--cells", "--hiddens", "--echo-max", "--group", "--out"]],
+    ["experiments/parity.ts", ["--only", "--jobs", "--shard", "--max-seeds", "--out", "--summary-only"]],
+    ["experiments/merge.ts", ["SHARD.csv...", "--out", "--force"]],
+    ["experiments/migrate.ts", ["[DIR]"]],
+    ["bench/bench.ts", ["--backends"]],
+  ];
+  const dir = await Deno.makeTempDir({ prefix: "echolab-test-" });
+  for (const [script, names] of scripts) {
+    const help = await runDeno(script, ["--help"], dir);
+    assert.equal(help.code, 0, `${script}: ${help.stderr}`);
+    assert.match(help.stdout, /^usage: deno task \S+/m);
+    assert.match(help.stdout, /^exit codes: /m);
+    for (const name of names) assert.match(help.stdout, new RegExp(`^ {2}${name.replace(/[.[\]]/g, "\\$&")} `, "m"));
+    for (const line of help.stdout.split("\n")) {
+      assert.ok(line.length <= 112, `${script}: a line of ${line.length} characters: ${line}`);
+      assert.ok(!/undefined|NaN|\{range\}|\{default\}/.test(line), `${script}: ${line}`);
+    }
+    // An entry that takes a value states its default.
+    for (const m of help.stdout.matchAll(/^ {2}--([a-z-]+) \S+/gm)) {
+      assert.match(helpEntry(help.stdout, m[1])!, /\(default [^)]+\)/, `${script} --${m[1]}`);
+    }
+    // Each integer flag with a fixed range refuses one past it, naming the range its help shows.
+    for (const m of help.stdout.matchAll(/^ {2}--([a-z-]+) N .*?, (\d+)\.\.(\d+) \(default/gm)) {
+      const [, flag, min, max] = m, bad = String(Number(max) + 1);
+      const r = await runDeno(script, [`--${flag}`, bad, ...(script.includes("merge") ? ["x.csv"] : [])], dir);
+      oneLine(r, 2, new RegExp(`^error: --${flag} must be an integer in ${min}\\.\\.${max}, got "${bad}"$`), script);
+    }
+  }
+  assert.deepEqual(listing(dir), []);
   await Deno.remove(dir, { recursive: true });
 });
