@@ -1,3 +1,10 @@
+/**
+ * The command line as a user meets it: bad flags refused with one line and
+ * exit 2, --help, a run's CSV rows, and the flag table (lib/cli/) checked
+ * against itself: the ranges --help shows are the ones parsing enforces, and
+ * the CSV's flag columns are the table's. Not the hostile suite's every
+ * task and case (tests/hostile_cases.ts) nor sweeps' signals (sweep_test.ts).
+ */
 import { assert } from "./_assert.ts";
 import { listing, oneLine, runDeno, runScript, type ScriptRun } from "./_run.ts";
 import {
