@@ -17,6 +17,18 @@ export type BackendName = typeof BACKENDS[number];
 const HOST_MEMORY_BACKENDS = new Set(["cpu", "wasm"]);
 
 /**
+ * Bytes of tensors the wasm backend may hold: its memory is one WebAssembly
+ * memory of at most 4 GiB that grows by copying, so a run is refused well
+ * before that (past it tfjs-wasm aborts mid-run).
+ */
+export const WASM_TENSOR_BUDGET = 3 * 2 ** 30;
+
+/** Bytes of tensors the backend `name` can hold; Infinity where only the machine's memory bounds it. */
+export function tensorBudget(name: string): number {
+  return name === "wasm" ? WASM_TENSOR_BUDGET : Infinity;
+}
+
+/**
  * Whether the tfjs backend `name` (default: the active one) keeps tensors in
  * CPU memory: the training loop then reads its tallies every step, and the
  * CPU kernels (lib/kernels/cpu/) work on the tensors in place.

@@ -36,14 +36,9 @@ export {
   shardFlag,
   type Values,
 } from "./cli/flags.ts";
-export {
-  ACTIVATION_FACTOR,
-  assertMemory,
-  estimateMemory,
-  type MemoryEstimate,
-  parameterCount,
-  WASM_TENSOR_BUDGET,
-} from "./cli/memory.ts";
+export { assertMemory, estimateMemory, type MemoryEstimate, parameterCount } from "./cli/memory.ts";
+export { ACTIVATION_FACTOR } from "./kernels/mod.ts";
+export { WASM_TENSOR_BUDGET } from "./backend.ts";
 export {
   assertDivides,
   assertIrnnOnly,

@@ -7,6 +7,8 @@
 import { type CellKind, GATES } from "../cells.ts";
 import type { OptimizerName } from "../optim.ts";
 import { UsageError } from "../usage_error.ts";
+import { tensorBudget } from "../backend.ts";
+import { ACTIVATION_FACTOR } from "../kernels/mod.ts";
 
 /** Trainable numbers of one replica, as `SimpleRNN.parameterCount` counts them. */
 export function parameterCount(cell: CellKind, hidden: number, layers: number, inputSize = 1): number {
@@ -23,26 +25,8 @@ export interface MemoryEstimate {
   total: number;
 }
 
-/**
- * Float32 values a training step keeps alive per replica, batch row, time
- * step, layer and hidden unit of each gate block plus one (forward values,
- * the tape of tfjs's autodiff or the fused kernels, gradients and
- * temporaries), measured with the largest live tensor bytes over an epoch of
- * every cell at H 1-128, 1-3 layers (op-level 12-26, fused 4-19 with the
- * per-step floats below; see tests/failures_test.ts, which checks the
- * estimate against a measured run).
- */
-export const ACTIVATION_FACTOR: Record<"op" | "fused", number> = { op: 28, fused: 8 };
-
 /** Float32 values per replica, batch row and time step independent of H: logits, targets, loss terms. */
 const PER_STEP_FLOATS = 32;
-
-/**
- * Bytes of tensors the wasm backend may hold: its memory is one WebAssembly
- * memory of at most 4 GiB that grows by copying, so a run is refused well
- * before that (past it tfjs-wasm aborts mid-run).
- */
-export const WASM_TENSOR_BUDGET = 3 * 2 ** 30;
 
 /**
  * Bytes a run needs before it allocates: its data (seeds x batch x series
@@ -75,8 +59,8 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 /**
  * Throws a {@linkcode UsageError} naming the flags that make a run need more
- * than `budgetGiB` (see {@linkcode estimateMemory}), or, on the wasm backend
- * (`backend` "wasm"), more tensor memory than {@linkcode WASM_TENSOR_BUDGET}.
+ * than `budgetGiB` (see {@linkcode estimateMemory}), or more tensor memory
+ * than `backend` can hold (lib/backend.ts `tensorBudget`: wasm's 3 GiB).
  */
 export function assertMemory(
   c: Parameters<typeof estimateMemory>[0] & { budgetGiB: number; backend?: string },
@@ -84,7 +68,8 @@ export function assertMemory(
 ): void {
   const e = estimateMemory(c);
   const overBudget = e.total > c.budgetGiB * 2 ** 30;
-  const overWasm = c.backend === "wasm" && e.parameters + e.activations > WASM_TENSOR_BUDGET;
+  const budget = tensorBudget(c.backend ?? "auto");
+  const overWasm = e.parameters + e.activations > budget;
   if (!overBudget && !overWasm) return;
   const seeds = `${flags.seeds ?? "--seeds"} ${c.seeds}`, hidden = `${flags.hidden ?? "--hidden"} ${c.hidden}`;
   const parts: [number, string][] = [
@@ -104,7 +89,7 @@ export function assertMemory(
   if (overWasm && !overBudget) {
     throw new UsageError(
       `this run needs about ${gib(e.parameters + e.activations)} of tensors (${worst}), over the ` +
-        `${gib(WASM_TENSOR_BUDGET)} the wasm backend can hold; lower those flags or use --backend cpu`,
+        `${gib(budget)} the ${c.backend} backend can hold; lower those flags or use --backend cpu`,
     );
   }
   throw new UsageError(

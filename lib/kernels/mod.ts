@@ -35,6 +35,17 @@ export { clipGradNorm } from "./op/step.ts";
 export const KERNELS = ["auto", "fused", "op"] as const;
 export type KernelKind = typeof KERNELS[number];
 
+/**
+ * Float32 values a training step keeps alive per replica, batch row, time
+ * step, layer and hidden unit of each gate block plus one (forward values,
+ * the tape of tfjs's autodiff or the fused kernels, gradients and
+ * temporaries), by recurrence: measured with the largest live tensor bytes
+ * over an epoch of every cell at H 1-128, 1-3 layers (op-level 12-26, fused
+ * 4-19; tests/failures_test.ts checks lib/cli/memory.ts's estimate built on
+ * it against a measured run).
+ */
+export const ACTIVATION_FACTOR: Record<"op" | "fused", number> = { op: 28, fused: 8 };
+
 /** The reference: tfjs ops throughout. */
 const OP: Kernel = {
   family: "op",
