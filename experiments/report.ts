@@ -14,6 +14,7 @@
  */
 import { assertWritable, parseFlags, parseOrExit } from "../lib/cli.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
+import { runFlagsBlock } from "../lib/report/flags.ts";
 import { replaceBlocks } from "../lib/template.ts";
 import { benchReport } from "../lib/report/bench.ts";
 import { capacityReport } from "../lib/report/capacity.ts";
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     "experiments-table": experimentsTable(notebook, inputs.parity),
     "sample-output": sampleOutput(inputs.echo3Default, manifest.echo3Default),
     "memory-wall": memoryWall(memory.summary),
+    "run-flags": runFlagsBlock(),
     ...bench.blocks,
   };
   const files = new Map<string, string | Uint8Array>([
