@@ -65,7 +65,7 @@ async function compareSources(name: string, cells: Cell[]): Promise<Notebook> {
   const got = committed.cells.map((c) => `${c.cell_type} ${c.id}\n${joined(c.source)}`);
   const want = cells.map((c) => `${c.type} ${c.id}\n${c.source}`);
   const i = want.findIndex((w, k) => w !== got[k]);
-  // deno fmt --check (2.9) calls every .ipynb unformatted on a cold cache, so .ci/run leaves notebooks to this check.
+  // deno fmt --check (2.9) calls an .ipynb unformatted until deno fmt has written it; .ci/run relies on this check.
   const formatted = await denoFmt(text);
   if (i >= 0 || got.length !== want.length) {
     const at = i >= 0 ? i : Math.min(got.length, want.length);
