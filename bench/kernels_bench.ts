@@ -3,6 +3,9 @@
  * and backward through the recurrent layer, fused kernel against op by op,
  * for each cell on the wasm backend (batch 5, T 20), and for the 6 x 60 RNN;
  * and the SIMD matmul against the same loops in plain JavaScript.
+ *
+ * Not the end-to-end timings of whole runs against PyTorch (`deno task bench`,
+ * `bench/bench.ts`), and no check of results: the tests do that.
  */
 import { tf } from "../lib/tf.ts";
 import { useBackend } from "../lib/backend.ts";
@@ -62,5 +65,8 @@ Deno.bench({ name: "rnn 6x60 S20 fused", group: "rnn 6x60 S20", fn: step("rnn", 
       }
     }
   });
-  Deno.bench({ name: "SIMD wasm", group }, () => matmulBias(1, a, w, bias, out, R, K, N));
+  Deno.bench(
+    { name: "SIMD wasm", group },
+    () => matmulBias({ replicas: 1, a, w, bias, out, rows: R, inner: K, width: N }),
+  );
 }

@@ -160,13 +160,13 @@ export const MUTANTS: Mutant[] = [
     id: "wgsl-carry",
     what: "WebGPU forward: h not carried from step to step (each step starts from zeros)",
     file: "lib/kernels/webgpu/layer.ts",
-    edits: [["hs[L.r * H + j] = h;", "hs[L.r * H + j] = 0.0;"]],
+    edits: [["hShared[lane.groupRow * H + j] = h;", "hShared[lane.groupRow * H + j] = 0.0;"]],
   },
   {
     id: "wgsl-bptt",
     what: "WebGPU backward: no gradient flows to the previous step",
     file: "lib/kernels/webgpu/layer.ts",
-    edits: [["dh = acc;", "dh = 0.0;"]],
+    edits: [["dh = dhPrev;", "dh = 0.0;"]],
   },
   {
     id: "wgsl-2d-dispatch",
@@ -181,13 +181,16 @@ export const MUTANTS: Mutant[] = [
     id: "wgsl-gru-reset",
     what: "WebGPU GRU: the reset gate left out of the n gate (r * (W_hn h + b_hn) becomes W_hn h + b_hn)",
     file: "lib/kernels/webgpu/layer.ts",
-    edits: [["let n = tanhf(xp[xo + 2 * H + j] + rg * a2);", "let n = tanhf(xp[xo + 2 * H + j] + a2);"]],
+    edits: [[
+      "let candidate = tanhf(xp[xpAt + 2 * H + j] + reset * hn);",
+      "let candidate = tanhf(xp[xpAt + 2 * H + j] + hn);",
+    ]],
   },
   {
     id: "rmsprop-eps-webgpu",
     what: "RMSprop eps inside the sqrt (WebGPU update)",
     file: "lib/kernels/webgpu/update.ts",
-    edits: [["g[i] / (sqrt(vn[i]) + ${wgslFloat(h.eps)})", "g[i] / sqrt(vn[i] + ${wgslFloat(h.eps)})"]],
+    edits: [["g[i] / (sqrt(vNext[i]) + ${wgslFloat(rule.eps)})", "g[i] / sqrt(vNext[i] + ${wgslFloat(rule.eps)})"]],
   },
   {
     id: "gpu-nan-freeze",

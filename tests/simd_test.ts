@@ -1,5 +1,11 @@
+/**
+ * The SIMD helpers of `lib/kernels/cpu/simd.ts` against plain loops (replicas,
+ * strides, tails, guards past each output), the arena's zero fill, and that the
+ * committed wasm is what its source compiles to. Not the layers built on them:
+ * `fused_test.ts` and `equivalence_test.ts` check those.
+ */
 import { assert, assertClose } from "./_assert.ts";
-import { Arena, type Mat, matmulBias, outerAcc } from "../lib/kernels/cpu/simd.ts";
+import { Arena, copyRows, copyTransposed, type Mat, matmulBias, outerAcc } from "../lib/kernels/cpu/simd.ts";
 import { Rng } from "../lib/rng.ts";
 
 // The AssemblyScript compiler is a dependency of `deno task build:wasm` only (not of `deno install`). The check runs in
@@ -68,7 +74,7 @@ Deno.test("matmulBias and outerAcc equal plain loops (replicas, strides, odd row
     const guard = (t: Mat, rows: number) => m.f32[t.at + S * rows * t.stride];
     const [outGuard, accGuard] = [guard(out, R), guard(acc, K)];
 
-    matmulBias(S, a, w, bias, out, R, K, N);
+    matmulBias({ replicas: S, a, w, bias, out, rows: R, inner: K, width: N });
     const got = [], want = [];
     for (let s = 0; s < S; s++) {
       for (let r = 0; r < R; r++) {
@@ -84,7 +90,7 @@ Deno.test("matmulBias and outerAcc equal plain loops (replicas, strides, odd row
     assert.equal(guard(out, R), outGuard, "matmulBias wrote past its output");
 
     // acc[s, g, n] += sum_r a[s, r, g] x[s, r, n]: a is d, G = K.
-    outerAcc(S, a, x, acc, R, K, N);
+    outerAcc({ replicas: S, d: a, x, acc, rows: R, accRows: K, width: N });
     const gotAcc = [], wantAcc = [];
     for (let s = 0; s < S; s++) {
       for (let g = 0; g < K; g++) {
@@ -109,5 +115,28 @@ Deno.test("a new arena hands out zeros over what an earlier one left; widths mus
   const again = second.alloc(1000);
   assert.ok(second.f32.subarray(again, again + 1000).every((v) => v === 0));
   const z: Mat = { at: again, rs: 0, stride: 0 };
-  assert.throws(() => matmulBias(1, z, z, z, z, 1, 1, 6), /multiple of 4, got 6/);
+  assert.throws(
+    () => matmulBias({ replicas: 1, a: z, w: z, bias: z, out: z, rows: 1, inner: 1, width: 6 }),
+    /multiple of 4, got 6/,
+  );
+});
+
+Deno.test("copyRows pads and unpads rows between strides; copyTransposed writes each replica's W^T", () => {
+  // 3 rows of 2 floats, 3 apart from 1 in src, to rows 4 apart from 2 in dst; then back with the default starts.
+  const src = Float32Array.from([9, 1, 2, 9, 3, 4, 9, 5, 6, 9]);
+  const dst = new Float32Array(14);
+  copyRows({ src, srcAt: 1, srcStride: 3, dst, dstAt: 2, dstStride: 4, rows: 3, width: 2 });
+  assert.deepEqual([...dst], [0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 5, 6, 0, 0]);
+  const back = new Float64Array(6);
+  copyRows({ src: dst.subarray(2), srcStride: 4, dst: back, dstStride: 2, rows: 3, width: 2 });
+  assert.deepEqual([...back], [1, 2, 3, 4, 5, 6]);
+
+  // Two replicas' [2, 3] matrices as [3, 4] rows (2 used, 2 padding) from position 1.
+  const w = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const wt = new Float32Array(1 + 2 * 3 * 4);
+  copyTransposed({ src: w, dst: wt, dstAt: 1, replicas: 2, rows: 2, cols: 3, dstStride: 4 });
+  assert.deepEqual(
+    [...wt],
+    [0, 1, 4, 0, 0, 2, 5, 0, 0, 3, 6, 0, 0, 7, 10, 0, 0, 8, 11, 0, 0, 9, 12, 0, 0],
+  );
 });

@@ -6,8 +6,12 @@
  * JS-to-wasm call costs little even at H 4.
  *
  * Operands live in the module's memory. {@linkcode Arena} hands out f32
- * regions of it; widths that are vectorised (N below) must be multiples of 4,
- * rows padded with zeros to {@linkcode pad4}.
+ * regions of it; widths that are vectorised (`width` below) must be multiples
+ * of 4, rows padded with zeros to {@linkcode pad4}. Each helper takes one
+ * options object naming its counts; the wasm exports stay positional here.
+ *
+ * Not the layers nor their gate arithmetic (`layer.ts`), nor the wasm's
+ * source (`wasm/src/kernels.ts`, built by `deno task build:wasm`).
  */
 import { KERNELS_WASM } from "./simd_wasm.ts";
 
@@ -52,48 +56,95 @@ export class Arena {
 }
 
 // The kernels store whole f32x4 vectors: a width that is not a multiple of 4 would write past each row.
-function checkWidth(N: number): void {
-  if (N % 4 !== 0) throw new RangeError(`SIMD width N must be a multiple of 4, got ${N}`);
+function checkWidth(width: number): void {
+  if (width % 4 !== 0) throw new RangeError(`SIMD width must be a multiple of 4, got ${width}`);
 }
 
-/** For each replica s < S: out_s[r, 0:N] = bias_s[0:N] + sum_k a_s[r, k] w_s[k, 0:N], r < R. */
-export function matmulBias(S: number, a: Mat, w: Mat, bias: Mat, out: Mat, R: number, K: number, N: number): void {
-  checkWidth(N);
+/** The operands of {@linkcode matmulBias}; every count is per replica. */
+export interface MatmulBiasArgs {
+  /** How many replicas: each multiplies its own matrices (a {@linkcode Mat} with `rs` 0 is shared by all). */
+  replicas: number;
+  /** The left operand, `[rows, inner]`. */
+  a: Mat;
+  /** The right operand, `[inner, width]`. */
+  w: Mat;
+  /** The bias, one row of `width` added to every output row (`stride` 0). */
+  bias: Mat;
+  /** The product, `[rows, width]`, overwritten. */
+  out: Mat;
+  /** Rows of `a` and of `out`. */
+  rows: number;
+  /** The summed dimension: columns of `a`, rows of `w`. */
+  inner: number;
+  /** Columns of `w`, `bias` and `out`: a multiple of 4. */
+  width: number;
+}
+
+/** For each replica s: out_s[r, 0:width] = bias_s[0:width] + sum_k a_s[r, k] w_s[k, 0:width], r < rows, k < inner. */
+export function matmulBias({ replicas, a, w, bias, out, rows, inner, width }: MatmulBiasArgs): void {
+  checkWidth(width);
   wasm.matmulBias(
-    S,
+    replicas,
     ...[a, w].flatMap((m) => [m.at * 4, m.rs, m.stride]),
     bias.at * 4,
     bias.rs,
     out.at * 4,
     out.rs,
     out.stride,
-    R,
-    K,
-    N,
+    rows,
+    inner,
+    width,
   );
 }
 
-/** For each replica s < S: acc_s[g, 0:N] += sum_r d_s[r, g] x_s[r, 0:N], g < G. */
-export function outerAcc(S: number, d: Mat, x: Mat, acc: Mat, R: number, G: number, N: number): void {
-  checkWidth(N);
-  wasm.outerAcc(S, ...[d, x, acc].flatMap((m) => [m.at * 4, m.rs, m.stride]), R, G, N);
+/** The operands of {@linkcode outerAcc}; every count is per replica. */
+export interface OuterAccArgs {
+  /** How many replicas: each accumulates its own matrices. */
+  replicas: number;
+  /** The left factor, `[rows, accRows]` (in the layers: the gate gradients). */
+  d: Mat;
+  /** The right factor, `[rows, width]` (in the layers: the states each step read). */
+  x: Mat;
+  /** The sum, `[accRows, width]`, added to. */
+  acc: Mat;
+  /** Rows of `d` and `x`: the dimension summed over. */
+  rows: number;
+  /** Columns of `d`, rows of `acc`. */
+  accRows: number;
+  /** Columns of `x` and `acc`: a multiple of 4. */
+  width: number;
+}
+
+/** For each replica s: acc_s[g, 0:width] += sum_r d_s[r, g] x_s[r, 0:width], g < accRows, r < rows. */
+export function outerAcc({ replicas, d, x, acc, rows, accRows, width }: OuterAccArgs): void {
+  checkWidth(width);
+  wasm.outerAcc(replicas, ...[d, x, acc].flatMap((m) => [m.at * 4, m.rs, m.stride]), rows, accRows, width);
+}
+
+/** The arguments of {@linkcode copyRows}: positions and strides count floats. */
+export interface CopyRowsArgs {
+  src: ArrayLike<number>;
+  /** Where the first row starts in `src` (default 0). */
+  srcAt?: number;
+  /** Floats from one row's start to the next in `src`. */
+  srcStride: number;
+  dst: Float32Array | Float64Array;
+  /** Where the first row goes in `dst` (default 0). */
+  dstAt?: number;
+  /** Floats from one row's start to the next in `dst`. */
+  dstStride: number;
+  /** How many rows. */
+  rows: number;
+  /** Floats copied from each row. */
+  width: number;
 }
 
 /**
- * Copies `rows` rows of `width` floats from `src` (rows `srcStride` apart,
- * from `srcAt`) to `dst` (rows `dstStride` apart, from `dstAt`): how operands
- * get padded into the module's memory and read back out of it.
+ * Copies `rows` rows of `width` floats from `src` to `dst`, each with its own
+ * row stride: how operands get padded into the module's memory and read back
+ * out of it.
  */
-export function copyRows(
-  src: ArrayLike<number>,
-  srcAt: number,
-  srcStride: number,
-  dst: Float32Array | Float64Array,
-  dstAt: number,
-  dstStride: number,
-  rows: number,
-  width: number,
-): void {
+export function copyRows({ src, srcAt = 0, srcStride, dst, dstAt = 0, dstStride, rows, width }: CopyRowsArgs): void {
   if (srcStride === width && dstStride === width && src instanceof Float32Array) {
     dst.set(src.subarray(srcAt, srcAt + rows * width), dstAt);
     return;
@@ -104,24 +155,33 @@ export function copyRows(
   }
 }
 
+/** The arguments of {@linkcode copyTransposed}. */
+export interface CopyTransposedArgs {
+  /** `[replicas, rows, cols]`, row-major and unpadded. */
+  src: Float32Array;
+  dst: Float32Array;
+  /** Where the first replica's matrix goes in `dst`. */
+  dstAt: number;
+  /** How many replicas, one matrix each, written one after the other. */
+  replicas: number;
+  /** Rows of each replica's matrix in `src` (G for a weight `[G, K]`): the columns written to `dst`. */
+  rows: number;
+  /** Columns of each matrix in `src` (K): the rows written to `dst`. */
+  cols: number;
+  /** Floats per row in `dst`: at least `rows`, padded to a multiple of 4 for {@linkcode matmulBias}. */
+  dstStride: number;
+}
+
 /**
- * Writes each replica's `[G, K]` matrix from `src` (`[S, G, K]`, row-major)
- * transposed into `dst` as `[K, Gp]` rows, replica after replica from
- * `dstAt`: the layout {@linkcode matmulBias} multiplies by (x W^T).
+ * Writes each replica's `[rows, cols]` matrix from `src` transposed into `dst`
+ * as `[cols, dstStride]` rows, replica after replica from `dstAt`: the layout
+ * {@linkcode matmulBias} multiplies by (x W^T).
  */
-export function copyTransposed(
-  src: Float32Array,
-  dst: Float32Array,
-  dstAt: number,
-  S: number,
-  G: number,
-  K: number,
-  Gp: number,
-): void {
-  for (let s = 0; s < S; s++) {
-    for (let g = 0; g < G; g++) {
-      const from = (s * G + g) * K, to = dstAt + s * K * Gp + g;
-      for (let k = 0; k < K; k++) dst[to + k * Gp] = src[from + k];
+export function copyTransposed({ src, dst, dstAt, replicas, rows, cols, dstStride }: CopyTransposedArgs): void {
+  for (let s = 0; s < replicas; s++) {
+    for (let g = 0; g < rows; g++) {
+      const from = (s * rows + g) * cols, to = dstAt + s * cols * dstStride + g;
+      for (let k = 0; k < cols; k++) dst[to + k * dstStride] = src[from + k];
     }
   }
 }

@@ -4,6 +4,9 @@
  * llvmpipe and many GPUs) is bound short and reads back as zeros, silently,
  * so a run whose largest tensor would pass the limit is refused up front
  * with one line naming the limit and the most seeds that fit.
+ *
+ * Not the kernels (`layer.ts`, `update.ts`) nor the hidden-size limit of the
+ * fused layers (`WEBGPU_MAX_HIDDEN` in `layer.ts`); `../mod.ts` calls this.
  */
 import { tf } from "../../tf.ts";
 import { UsageError } from "../../usage_error.ts";

@@ -3,6 +3,9 @@
  * each new parameter is one dispatch that also applies the alive mask, where
  * the op-level update (`../op/update.ts`) costs about fourteen tfjs ops per
  * parameter. PyTorch's rules, as there; float32, like the op-level path on this backend.
+ *
+ * Not the optimizers' state and defaults (`../../optim.ts`) nor the layers
+ * (`layer.ts`).
  */
 import { tf } from "../../tf.ts";
 import { type ProgramUniforms, runProgram, type WebGpuProgram } from "./program.ts";
@@ -11,26 +14,43 @@ import type { AliveMask, UpdateKernel } from "../kernel.ts";
 
 const GROUP = 64;
 
+/** A WGSL float literal of `x`. */
+const wgslFloat = (x: number) => x.toExponential();
+
+/** What {@linkcode masked} builds. */
+interface MaskedSpec {
+  /** Names the program in tfjs's pipeline cache, with the size and `expr`. */
+  key: string;
+  /** The output's shape, replica-stacked (leading axis S). */
+  shape: number[];
+  /** The inputs `expr` reads, the kept value (the old one, where a replica is dead) first; `alive` is added last. */
+  names: string[];
+  /** WGSL for the new value of element `i`. */
+  expr: string;
+  /** Uniform fields `expr` reads as `uniforms.name`, in WGSL struct syntax (`"a : f32,"`). */
+  uniforms?: string;
+}
+
 /**
- * An elementwise program over a replica-stacked tensor of `shape` (leading
- * axis S): `expr` is the new value of element `i`, kept only where
- * `alive[i / PER]` is 1. `names` are the inputs `expr` reads (`alive` last).
+ * An elementwise program over a replica-stacked tensor: `expr` is the new
+ * value of element `i`, kept only where `alive[i / PER]` is 1, PER being the
+ * elements per replica.
  */
-function masked(key: string, shape: number[], names: string[], expr: string, uniforms?: string): WebGpuProgram {
-  const n = shape.reduce((a, b) => a * b, 1);
+function masked({ key, shape, names, expr, uniforms }: MaskedSpec): WebGpuProgram {
+  const size = shape.reduce((a, b) => a * b, 1);
   const kept = names[0];
   return {
     outputShape: shape,
     // The constants written into the code (lr, alpha, betas, eps) are part of the key: tfjs caches pipelines by it.
-    shaderKey: `echolab_${key}_${n}_${shape[0]}_${expr}`,
+    shaderKey: `echolab_${key}_${size}_${shape[0]}_${expr}`,
     dispatchLayout: { x: [0] },
-    dispatch: [Math.ceil(n / GROUP), 1, 1],
+    dispatch: [Math.ceil(size / GROUP), 1, 1],
     workgroupSize: [GROUP, 1, 1],
     variableNames: [...names, "alive"],
     size: true,
     uniforms,
     getUserCode: () => `
-const PER = ${n / shape[0]};
+const PER = ${size / shape[0]};
 fn main(index: i32) {
   if (index < uniforms.size) {
     let i = index;
@@ -41,26 +61,34 @@ fn main(index: i32) {
   };
 }
 
-/** `torch.optim.RMSprop`'s update: returns [new v, new p] for parameter `p`, gradient `g`, moment `v`. */
-export function rmspropStep(
-  p: tf.Tensor,
-  g: tf.Tensor,
-  v: tf.Tensor,
-  alive: tf.Tensor1D,
-  h: { lr: number; alpha: number; eps: number },
-): [tf.Tensor, tf.Tensor] {
-  const wgslFloat = (x: number) => x.toExponential(); // a WGSL float literal of x
+/**
+ * `torch.optim.RMSprop`'s update: returns [new v, new p] for parameter `p`,
+ * gradient `g` and squared-gradient average `v`, replicas where `alive` is 0
+ * left as they are.
+ */
+export function rmspropStep({ p, g, v, alive, rule }: {
+  p: tf.Tensor;
+  g: tf.Tensor;
+  v: tf.Tensor;
+  alive: tf.Tensor1D;
+  rule: { lr: number; alpha: number; eps: number };
+}): [tf.Tensor, tf.Tensor] {
   const vNext = runProgram(
-    masked("rmsprop_v", v.shape, ["v", "g"], `${wgslFloat(h.alpha)} * v[i] + ${wgslFloat(1 - h.alpha)} * g[i] * g[i]`),
+    masked({
+      key: "rmsprop_v",
+      shape: v.shape,
+      names: ["v", "g"],
+      expr: `${wgslFloat(rule.alpha)} * v[i] + ${wgslFloat(1 - rule.alpha)} * g[i] * g[i]`,
+    }),
     [v, g, alive],
   );
   const pNext = runProgram(
-    masked(
-      "rmsprop_p",
-      p.shape,
-      ["p", "g", "vn"],
-      `p[i] - ${wgslFloat(h.lr)} * g[i] / (sqrt(vn[i]) + ${wgslFloat(h.eps)})`,
-    ),
+    masked({
+      key: "rmsprop_p",
+      shape: p.shape,
+      names: ["p", "g", "vNext"],
+      expr: `p[i] - ${wgslFloat(rule.lr)} * g[i] / (sqrt(vNext[i]) + ${wgslFloat(rule.eps)})`,
+    }),
     [p, g, vNext, alive],
   );
   return [vNext, pNext];
@@ -68,33 +96,48 @@ export function rmspropStep(
 
 /**
  * `torch.optim.Adam`'s update at step t, with bias corrections c1 = 1 - beta1^t
- * and c2 = 1 - beta2^t: returns [new m, new v, new p].
+ * and c2 = 1 - beta2^t: returns [new m, new v, new p] for parameter `p`,
+ * gradient `g`, moments `m` and `v`, replicas where `alive` is 0 left as they are.
  */
-export function adamStep(
-  p: tf.Tensor,
-  g: tf.Tensor,
-  m: tf.Tensor,
-  v: tf.Tensor,
-  alive: tf.Tensor1D,
-  h: { lr: number; beta1: number; beta2: number; eps: number; c1: number; c2: number },
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const wgslFloat = (x: number) => x.toExponential();
+export function adamStep({ p, g, m, v, alive, rule }: {
+  p: tf.Tensor;
+  g: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  alive: tf.Tensor1D;
+  rule: { lr: number; beta1: number; beta2: number; eps: number; c1: number; c2: number };
+}): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const mNext = runProgram(
-    masked("adam_m", m.shape, ["m", "g"], `${wgslFloat(h.beta1)} * m[i] + ${wgslFloat(1 - h.beta1)} * g[i]`),
+    masked({
+      key: "adam_m",
+      shape: m.shape,
+      names: ["m", "g"],
+      expr: `${wgslFloat(rule.beta1)} * m[i] + ${wgslFloat(1 - rule.beta1)} * g[i]`,
+    }),
     [m, g, alive],
   );
   const vNext = runProgram(
-    masked("adam_v", v.shape, ["v", "g"], `${wgslFloat(h.beta2)} * v[i] + ${wgslFloat(1 - h.beta2)} * g[i] * g[i]`),
+    masked({
+      key: "adam_v",
+      shape: v.shape,
+      names: ["v", "g"],
+      expr: `${wgslFloat(rule.beta2)} * v[i] + ${wgslFloat(1 - rule.beta2)} * g[i] * g[i]`,
+    }),
     [v, g, alive],
   );
-  // Bias corrections change every step: uniforms, so the pipeline compiles once.
-  const corrections: ProgramUniforms = [{ type: "float32", data: [h.lr / h.c1] }, {
-    type: "float32",
-    data: [Math.sqrt(h.c2)],
-  }];
-  const expr = `p[i] - uniforms.step * (mn[i] / (sqrt(vn[i]) / uniforms.sc2 + ${wgslFloat(h.eps)}))`;
+  // Bias corrections change every step: uniforms, so the pipeline compiles once. The step size is lr / c1.
+  const corrections: ProgramUniforms = [
+    { type: "float32", data: [rule.lr / rule.c1] },
+    { type: "float32", data: [Math.sqrt(rule.c2)] },
+  ];
   const pNext = runProgram(
-    masked("adam_p", p.shape, ["p", "mn", "vn"], expr, "step : f32, sc2 : f32,"),
+    masked({
+      key: "adam_p",
+      shape: p.shape,
+      names: ["p", "mNext", "vNext"],
+      expr: `p[i] - uniforms.stepSize * (mNext[i] / (sqrt(vNext[i]) / uniforms.sqrtC2 + ${wgslFloat(rule.eps)}))`,
+      uniforms: "stepSize : f32, sqrtC2 : f32,",
+    }),
     [p, mNext, vNext, alive],
     corrections,
   );
@@ -116,7 +159,7 @@ export const webgpuUpdate: UpdateKernel = {
     tf.tidy(() => {
       const mask = maskValues(alive, vars[0].shape[0]);
       vars.forEach((p, i) => {
-        const [v, next] = rmspropStep(p, grads[i], squares[i], mask, rule);
+        const [v, next] = rmspropStep({ p, g: grads[i], v: squares[i], alive: mask, rule });
         squares[i].assign(v);
         p.assign(next);
       });
@@ -128,7 +171,7 @@ export const webgpuUpdate: UpdateKernel = {
     tf.tidy(() => {
       const mask = maskValues(alive, vars[0].shape[0]);
       vars.forEach((p, i) => {
-        const [first, second, next] = adamStep(p, grads[i], firsts[i], seconds[i], mask, rule);
+        const [first, second, next] = adamStep({ p, g: grads[i], m: firsts[i], v: seconds[i], alive: mask, rule });
         firsts[i].assign(first);
         seconds[i].assign(second);
         p.assign(next);
