@@ -88,6 +88,8 @@ export async function execute(
         "--ExecutePreprocessor.record_timing=False",
       ],
       cwd: NOTEBOOKS,
+      // The notebook's temporary folder lands where the tasks may read and write (their permissions name /tmp).
+      env: { TMPDIR: "/tmp" },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
