@@ -9,7 +9,7 @@
  * Why not console.log: Deno's kernel (2.9) sends a cell's console output and
  * displays through queues and may tell the front end that the cell finished
  * before they are out; front ends then drop them or show them under the next
- * cell (measured: 1 to 6 of 16 cells lost output run headless). Every helper
+ * cell (most headless runs of a test notebook of 16 such cells lost some). Every helper
  * here sends through `Deno.jupyter.display` and then waits
  * {@linkcode SETTLE_MS}, so a cell that ends with one of them keeps its output.
  */
