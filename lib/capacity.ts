@@ -47,7 +47,7 @@ export function shardPoints(points: GridPoint[], i: number, n: number): GridPoin
  * replicas: one model of S x size replicas instead of `size` models of S,
  * which a GPU runs in about the time of one. Training is per replica, so a
  * point's result does not depend on its group (bit for bit on cpu and wasm;
- * tests/capacity_test.ts compares grouped and single runs).
+ * tests/experiments/capacity_test.ts compares grouped and single runs).
  */
 export function modelGroups(points: GridPoint[], size: number): GridPoint[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`group size must be a positive integer, got ${size}`);

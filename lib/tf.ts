@@ -22,7 +22,7 @@
  * Not for: the webgpu backend (`lib/backend.ts` imports it only when asked,
  * as importing it registers a backend tfjs would prefer), `tfjs-node` (loaded
  * there when installed), nor a copy of any TensorFlow.js source in this
- * repository (`tests/install_test.ts` fails on one).
+ * repository (`tests/repo/install_test.ts` fails on one).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs/dist/tf.node.js";

@@ -53,7 +53,7 @@ export interface TrainOptions {
    */
   readEvery?: number;
   /**
-   * A debug hook (tests/equivalence_test.ts): called every step inside its
+   * A debug hook (tests/kernels/equivalence_test.ts): called every step inside its
    * `tf.tidy`, after the optimizer's update, with the loss's gradients (one
    * per variable, in `model.variables` order), the gradients the update
    * applied (clipped where `clip` is set) and each replica's loss. They are

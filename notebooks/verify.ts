@@ -34,7 +34,7 @@ function snapshot(dir: string): Map<string, string> {
   const files = new Map<string, string>();
   const walk = (path: string) => {
     for (const e of Deno.readDirSync(new URL(path, ROOT))) {
-      // results/'s top-level dot-folders are other tests' scratch space (tests/hostile_test.ts skips them too)
+      // results/'s top-level dot-folders are other tests' scratch space (tests/cli/hostile_test.ts skips them too)
       if (path === "results" && e.isDirectory && e.name.startsWith(".")) continue;
       const p = `${path}/${e.name}`;
       if (e.isDirectory) walk(p);

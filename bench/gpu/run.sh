@@ -3,7 +3,7 @@
 # H200 with PyTorch and CUDA). It sets up what bench/gpu/prepare.sh put in .gpu/ (the Vulkan loader only
 # where the system has none), then, each step under its own time limit so the whole fits in 8 minutes:
 #   1. finds the WebGPU adapter; the WebGPU steps run only on a hardware one
-#   2. the WebGPU tests (tests/webgpu_test.ts)
+#   2. the WebGPU tests (tests/kernels/webgpu_test.ts)
 #   3. `deno task bench --backends webgpu`: fused rows for 1 to 16,384 replicas, labelled with the adapter
 #   4. echo3 with $ECHO3_SEEDS seeds (default 4,096) end to end on --backend webgpu, timed
 #   5. bench/gpu/torch_replicas.py: the notebook's PyTorch step on the same GPU for 1 to 16,384 replicas
@@ -84,7 +84,7 @@ step adapter 20 deno eval 'import { findWebGpuAdapter } from "./lib/backend.ts";
   console.log(JSON.stringify(await findWebGpuAdapter()));'
 cp /tmp/gpu-step.log /tmp/gpu-adapter.log
 if grep -q "$hardware" /tmp/gpu-adapter.log; then
-  step webgpu-tests 100 deno test -P tests/webgpu_test.ts
+  step webgpu-tests 100 deno test -P tests/kernels/webgpu_test.ts
   touch /tmp/gpu-bench-start
   step bench 100 deno run --allow-read --allow-write=results --allow-run=/usr/bin/python3,deno bench/bench.ts \
     --backends webgpu

@@ -41,7 +41,7 @@ export type KernelKind = typeof KERNELS[number];
  * the tape of tfjs's autodiff or the fused kernels, gradients and
  * temporaries), by recurrence: measured with the largest live tensor bytes
  * over an epoch of every cell at H 1-128, 1-3 layers (op-level 12-26, fused
- * 4-19; tests/failures_test.ts checks lib/cli/memory.ts's estimate built on
+ * 4-19; tests/experiments/failures_test.ts checks lib/cli/memory.ts's estimate built on
  * it against a measured run).
  */
 export const ACTIVATION_FACTOR: Record<"op" | "fused", number> = { op: 28, fused: 8 };
