@@ -78,7 +78,8 @@ const FLAGS = [
     name: "echo-max",
     type: "int",
     min: 1,
-    max: (get) => get("bptt") as number,
+    // The range follows --bptt, so a --bptt that does not divide --series is named first, as that rule's own error.
+    max: (get) => (assertDivides(get("series") as number, get("bptt") as number), get("bptt") as number),
     default: 40,
     range: "1..--bptt and at most 10% of --series",
     help: "largest echo step of the grid (it runs 1..N)",
