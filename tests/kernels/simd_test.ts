@@ -23,7 +23,7 @@ if (!ASC_INSTALLED) {
 }
 
 Deno.test({
-  name: "the committed wasm is what wasm/src/kernels.ts compiles to (deno task build:wasm)",
+  name: "every committed wasm module is what its source in wasm/src/ compiles to (deno task build:wasm)",
   ignore: !ASC_INSTALLED,
   fn: async () => {
     const r = await new Deno.Command("deno", {
