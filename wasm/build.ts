@@ -1,16 +1,16 @@
 /**
- * `deno task build:wasm`: compiles every module of `WASM_MODULES` (wasm/src/*.ts)
- * and writes its generated file under lib/kernels/.
+ * `deno task build:wasm`: compiles every AssemblyScript source in wasm/src/
+ * (`wasm/src/<name>.ts`) and writes `lib/kernels/cpu/<name>_wasm.ts`.
  *
  * With `--check` it writes nothing and exits 1 when a generated file is not
  * what its source compiles to (tests/kernels/simd_test.ts runs it so).
  */
-import { compileModule, generatedFile, WASM_MODULES } from "./compile.ts";
+import { compileModule, generatedFile, wasmModules } from "./compile.ts";
 
 const root = new URL("../", import.meta.url);
 const check = Deno.args.includes("--check");
 let stale = 0;
-for (const mod of WASM_MODULES) {
+for (const mod of await wasmModules()) {
   const bytes = await compileModule(mod);
   const text = generatedFile(mod, bytes);
   const out = new URL(mod.out, root);

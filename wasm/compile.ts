@@ -31,7 +31,10 @@ export const ASC_OPTIONS = {
   initialMemory: 1,
 };
 
-/** One wasm module: its AssemblyScript source in wasm/src/, and the generated TypeScript file that embeds it. */
+/**
+ * One wasm module: `wasm/src/<name>.ts` compiles to `lib/kernels/cpu/<name>_wasm.ts`,
+ * which exports the bytes, base64, as `<NAME>_WASM`.
+ */
 export interface WasmModule {
   /** The source file in wasm/src/. */
   source: string;
@@ -39,19 +42,27 @@ export interface WasmModule {
   out: string;
   /** The exported constant holding the module's bytes, base64. */
   constant: string;
-  /** What the module holds, for the generated file's doc comment. */
+  /** What the module holds: the first line of its source, for the generated file's doc comment. */
   about: string;
 }
 
-/** Every module `deno task build:wasm` builds. */
-export const WASM_MODULES: WasmModule[] = [
-  {
-    source: "kernels.ts",
-    out: "lib/kernels/cpu/simd_wasm.ts",
-    constant: "KERNELS_WASM",
-    about: "The SIMD matmul kernels as a WebAssembly module, base64.",
-  },
-];
+/** Every module `deno task build:wasm` builds: each `.ts` file in wasm/src/, in name order. */
+export async function wasmModules(): Promise<WasmModule[]> {
+  const dir = new URL("./src/", import.meta.url);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile && e.name.endsWith(".ts")) names.push(e.name.slice(0, -3));
+  const mods: WasmModule[] = [];
+  for (const name of names.sort()) {
+    const first = (await Deno.readTextFile(new URL(`${name}.ts`, dir))).split("\n")[0].replace(/^\/\/\s*/, "");
+    mods.push({
+      source: `${name}.ts`,
+      out: `lib/kernels/cpu/${name}_wasm.ts`,
+      constant: `${name.toUpperCase()}_WASM`,
+      about: `${first.replace(/\.$/, "")}: the compiled WebAssembly module, base64.`,
+    });
+  }
+  return mods;
+}
 
 /** The compiled bytes of `mod`; throws with the compiler's output on an error. */
 export async function compileModule(mod: WasmModule): Promise<Uint8Array> {

@@ -1,6 +1,6 @@
 /**
  * SIMD matmuls for the fused kernels: a WebAssembly module compiled from
- * `wasm/src/kernels.ts` (AssemblyScript, f32x4), embedded in
+ * `wasm/src/simd.ts` (AssemblyScript, f32x4), embedded in
  * `lib/kernels/cpu/simd_wasm.ts`. `deno task bench:kernels` times them against the
  * same loops in plain JavaScript. One call serves every replica, so the
  * JS-to-wasm call costs little even at H 4.
@@ -11,13 +11,13 @@
  * options object naming its counts; the wasm exports stay positional here.
  *
  * Not the layers nor their gate arithmetic (`layer.ts`), nor the wasm's
- * source (`wasm/src/kernels.ts`, built by `deno task build:wasm`).
+ * source (`wasm/src/simd.ts`, built by `deno task build:wasm`).
  */
-import { KERNELS_WASM } from "./simd_wasm.ts";
+import { SIMD_WASM } from "./simd_wasm.ts";
 
 type Fn = (...args: number[]) => void;
 const wasm = new WebAssembly.Instance(
-  new WebAssembly.Module(Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0))),
+  new WebAssembly.Module(Uint8Array.from(atob(SIMD_WASM), (c) => c.charCodeAt(0))),
   { env: { abort: () => {} } },
 ).exports as { memory: WebAssembly.Memory; matmulBias: Fn; outerAcc: Fn };
 

@@ -1,4 +1,4 @@
-// AssemblyScript source of the SIMD matmul kernels behind lib/kernels/cpu/simd.ts.
+// SIMD matmul kernels (f32x4) behind lib/kernels/cpu/simd.ts.
 // Build: `deno task build:wasm` (writes lib/kernels/cpu/simd_wasm.ts); a test checks the
 // committed binary is what this source compiles to.
 //
