@@ -4,7 +4,7 @@
  * zero fill, a new series drawn at chunk 0 of every epoch unless fixed. Pure
  * data in Float32Arrays; no tensors, no model.
  */
-import { Rng } from "./rng.ts";
+import { echoBits, streamKey } from "./echo_bits.ts";
 
 /** Options of {@linkcode EchoData}, named as in the notebook's `EchoData`. */
 export interface EchoDataOptions {
@@ -18,7 +18,7 @@ export interface EchoDataOptions {
   truncatedLength: number;
   /** Seed of the bit streams. */
   seed: number;
-  /** Name of the random stream, so train and test data of one seed differ. Default "train". */
+  /** Name of the random stream, so train and test data of one seed differ (lib/echo_bits.ts). Default "train". */
   stream?: string;
   /** Keep one series for every epoch instead of drawing a new one at chunk 0. Default false. */
   fixedSeries?: boolean;
@@ -35,7 +35,8 @@ export interface Chunk {
  * bits `[batch, series]`, y is x shifted right by `echoStep` with zeros in
  * front, and the series is read in chunks of T steps. As upstream, the
  * constructor draws a series (the one the preview shows) and reading chunk 0
- * draws a brand-new one, so every epoch sees fresh data.
+ * draws a brand-new one, so every epoch sees fresh data. Draw n of a seed's
+ * stream is the same bits wherever it is made (`lib/echo_bits.ts`).
  */
 export class EchoData {
   readonly echoStep: number;
@@ -47,7 +48,11 @@ export class EchoData {
   xBatch: Uint8Array;
   /** The current targets, `[batch, series]` row-major. */
   yBatch: Uint8Array;
-  #rng: Rng;
+  readonly seed: number;
+  /** The stream's key word (lib/echo_bits.ts `streamKey`). */
+  readonly stream: number;
+  /** Which series of the stream is current: 0 the constructor's, one more at each new draw. */
+  draw = -1;
 
   constructor(opts: EchoDataOptions) {
     const { echoStep, batchSize, seriesLength, truncatedLength } = opts;
@@ -64,7 +69,8 @@ export class EchoData {
     this.seriesLength = seriesLength;
     this.truncatedLength = truncatedLength;
     this.fixedSeries = opts.fixedSeries ?? false;
-    this.#rng = Rng.derive(opts.seed, `echo-data:${opts.stream ?? "train"}`);
+    this.seed = opts.seed;
+    this.stream = streamKey(opts.stream ?? "train");
     this.xBatch = new Uint8Array(batchSize * seriesLength);
     this.yBatch = new Uint8Array(batchSize * seriesLength);
     this.generateNewSeries();
@@ -82,8 +88,9 @@ export class EchoData {
 
   /** Draws a new series of bits and its echoed targets. */
   generateNewSeries(): void {
-    const { batchSize: B, seriesLength: L, echoStep: k } = this;
-    for (let i = 0; i < B * L; i++) this.xBatch[i] = this.#rng.bit();
+    const { batchSize: B, seriesLength: L, echoStep: k, seed, stream } = this;
+    const draw = ++this.draw;
+    for (let row = 0; row < B; row++) echoBits({ seed, stream, draw, row }, L, this.xBatch, row * L);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < L; t++) this.yBatch[b * L + t] = t >= k ? this.xBatch[b * L + t - k] : 0;
     }

@@ -10,7 +10,7 @@ import type { EchoData } from "./echo_data.ts";
 import type { SimpleRNN, State } from "./models.ts";
 import { correctDigits } from "./loss.ts";
 import type { Optimizer } from "./optim.ts";
-import { Rng } from "./rng.ts";
+import { echoBits, streamKey } from "./echo_bits.ts";
 import { tensorsOnHost } from "./backend.ts";
 import { DeviceTally, HostTally } from "./tally.ts";
 
@@ -197,9 +197,10 @@ export async function echoCheck(
   length = 100,
 ): Promise<EchoCheck[]> {
   const S = model.replicas;
-  const inputs = seeds.map((s) => {
-    const rng = Rng.derive(s, "echo-check");
-    return Uint8Array.from({ length }, () => rng.bit());
+  const inputs = seeds.map((seed) => {
+    const bits = new Uint8Array(length);
+    echoBits({ seed, stream: streamKey("echo-check"), draw: 0, row: 0 }, length, bits);
+    return bits;
   });
   const logits = tf.tidy(() => {
     const x = tf.tensor4d(Float32Array.from(inputs.flatMap((a) => [...a])), [S, 1, length, 1]);
