@@ -32,7 +32,7 @@ import torch.nn as nn  # noqa: E402
 
 from notebook_torch import EchoData, SimpleRNN, test, train  # noqa: E402
 
-COLUMNS = ["side", "config", "mode", "seed", "train_loss", "train_acc", "test_acc", "seconds"]
+COLUMNS = ["side", "config", "mode", "data_generator", "seed", "train_loss", "train_acc", "test_acc", "seconds"]
 BATCH, SERIES, T, LR = 5, 20_000, 20, 0.001
 
 
@@ -116,7 +116,7 @@ def main():
             loss, train_acc, test_acc = run_seed(seed, a.echo, a.hidden, a.cell, a.epochs, a.mode == "fixed")
             secs = time.perf_counter() - t0
             w.writerow({
-                "side": "torch", "config": a.config, "mode": a.mode, "seed": seed,
+                "side": "torch", "config": a.config, "mode": a.mode, "data_generator": "numpy-mt19937", "seed": seed,
                 "train_loss": f"{loss:.6f}", "train_acc": f"{train_acc:.3f}", "test_acc": f"{test_acc:.3f}",
                 "seconds": f"{secs:.2f}",
             })

@@ -17,6 +17,7 @@
  * a row per grid point as each group finishes (only the header for a shard
  * with no points).
  */
+import { DATA_GENERATOR } from "../lib/echo_bits.ts";
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { describeBackend } from "../lib/backend.ts";
 import {
@@ -188,6 +189,7 @@ for (const group of modelGroups(points, cfg.group)) {
     const successes = acc.filter((a) => a >= SUCCESS_ACCURACY).length;
     log.append({
       grid_id: grid,
+      data_generator: DATA_GENERATOR,
       shard: cfg.shard,
       shards: cfg.shards,
       points: points.length,

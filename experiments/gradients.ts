@@ -19,6 +19,7 @@ import { makeOptimizer } from "../lib/optim.ts";
 import { testEpoch, trainEpoch } from "../lib/train.ts";
 import { inputGradientByLag } from "../lib/gradients.ts";
 import { GRADIENT_COLUMNS } from "../lib/migrations.ts";
+import { DATA_GENERATOR } from "../lib/echo_bits.ts";
 
 const CELLS_COMPARED: CellKind[] = ["rnn", "irnn", "lstm", "gru"];
 const PROBE_LENGTH = 41; // lags 0..40: twice the truncation window
@@ -80,6 +81,7 @@ for (const cell of cells) {
       log.append(...row.map((g, lag) => ({
         run_id: runId,
         ...runCells({ ...cfg, cell }), // the flags' columns; GRADIENT_COLUMNS leaves out epochs (epochs_trained)
+        data_generator: DATA_GENERATOR,
         seed: cfg.seeds[r],
         phase,
         epochs_trained: phase === "init" ? 0 : cfg.epochs,

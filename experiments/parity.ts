@@ -22,6 +22,7 @@
  * published ones are never deleted or rewritten: a run whose summary differs
  * writes summary-<run id>.csv and .md of its own.
  */
+import { DATA_GENERATOR } from "../lib/echo_bits.ts";
 import {
   type Flag,
   isDirectory,
@@ -256,7 +257,10 @@ if (!cfg.summaryOnly) {
   if (noTorch) console.log(`torch side skipped: ${PYTHON} cannot import torch (${noTorch})`);
   const done = parseOrExit(() => readSeedRows(cfg.out)); // a bad per-seed file is bad input: exit 2, nothing run
   const has = (side: string, id: string, mode: string, seed: number) =>
-    done.some((r) => r.side === side && r.config === id && r.mode === mode && r.seed === seed);
+    done.some((r) =>
+      r.side === side && r.config === id && r.mode === mode && r.seed === seed &&
+      (side === "torch" || r.data_generator === DATA_GENERATOR)
+    );
   const units: Unit[] = [];
   let seedsTotal = 0;
   for (const c of CONFIGS.filter((c) => cfg.only.includes(c.id))) {

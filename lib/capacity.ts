@@ -3,6 +3,7 @@
  * disjoint shards so that a cluster scheduler can run them independently,
  * and merged back with a check that every shard is there exactly once.
  */
+import { DATA_GENERATOR, DATA_GENERATORS } from "./echo_bits.ts";
 import { type CellKind, CELLS } from "./models.ts";
 import { type CsvSchema, decimal, ReadbackError, readCsv, type Rule } from "./readback.ts";
 
@@ -60,9 +61,12 @@ export function modelGroups(points: GridPoint[], size: number): GridPoint[][] {
   return groups;
 }
 
-/** A short hash naming a grid and its training settings, so shards of different grids never mix. */
+/**
+ * A short hash naming a grid, its training settings and the data generator
+ * (lib/echo_bits.ts), so shards of different grids or generators never mix.
+ */
 export function gridId(spec: GridSpec, training: Record<string, unknown>): string {
-  const text = JSON.stringify({ ...spec, ...training });
+  const text = JSON.stringify({ ...spec, ...training, data_generator: DATA_GENERATOR });
   let h = 0x811c9dc5;
   for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193) >>> 0;
   return h.toString(16).padStart(8, "0");
@@ -71,6 +75,7 @@ export function gridId(spec: GridSpec, training: Record<string, unknown>): strin
 /** Columns of a shard CSV. */
 export const SHARD_COLUMNS = [
   "grid_id",
+  "data_generator",
   "shard",
   "shards",
   "points",
@@ -126,6 +131,7 @@ const INT = /^(0|[1-9]\d{0,8})$/;
 /** Each column's check: what it must be, or null when the value is fine. */
 const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], Rule> = {
   grid_id: (v) => (/^[0-9a-f]{8}$/.test(v) ? null : "8 hex digits"),
+  data_generator: (v) => (DATA_GENERATORS.includes(v as never) ? null : `one of ${DATA_GENERATORS.join(", ")}`),
   shard: (v, r) => (INT.test(v) && +v >= 1 && +v <= +r.shards ? null : "an integer in 1..shards"),
   shards: (v) => (INT.test(v) && +v >= 1 && +v <= MAX_SHARDS ? null : `an integer in 1..${MAX_SHARDS}`),
   points: (v) => (INT.test(v) ? null : "a whole number"),
@@ -145,7 +151,7 @@ const FIELD_CHECKS: Record<(typeof SHARD_COLUMNS)[number], Rule> = {
 };
 
 /** Columns every row of one grid shares: its id, shard count and training settings. */
-const GRID_CONSTANT = ["grid_id", "shards", "seeds", "epochs", "bptt"] as const;
+const GRID_CONSTANT = ["grid_id", "data_generator", "shards", "seeds", "epochs", "bptt"] as const;
 
 /** A shard CSV as exp:capacity writes it: rows of one shard of one grid, each grid point once. */
 export const SHARD_CSV: CsvSchema = {

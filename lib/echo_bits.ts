@@ -22,6 +22,9 @@ export const DATA_GENERATOR = "philox4x32-10.v1";
 /** The generator of the runs published before this module (xoshiro128** streams, lib/rng.ts), for migrated rows. */
 export const LEGACY_DATA_GENERATOR = "xoshiro128ss.v0";
 
+/** Every generator a CSV row of echolab's may name: this one, and the one migrated rows ran on. */
+export const DATA_GENERATORS = [DATA_GENERATOR, LEGACY_DATA_GENERATOR] as const;
+
 const M0 = 0xd2511f53, M1 = 0xcd9e8d57, W0 = 0x9e3779b9, W1 = 0xbb67ae85;
 
 /** The high 32 bits of the 64-bit product of two uint32, exactly (JavaScript numbers hold 53 bits). */

@@ -17,6 +17,7 @@ import {
 import { assertKernelFits, type KernelChoice } from "./kernels/mod.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
 import { EchoData } from "./echo_data.ts";
+import { DATA_GENERATOR } from "./echo_bits.ts";
 import { SimpleRNN } from "./models.ts";
 import { makeOptimizer } from "./optim.ts";
 import { exitWhenParentDies } from "./parent_watch.ts";
@@ -46,6 +47,7 @@ export const CSV_COLUMNS = [
   "backend",
   "kernel",
   "kernel_reason",
+  "data_generator",
   ...RUN_COLUMNS,
   "parameters",
 ] as const;
@@ -176,6 +178,7 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     backend: backend.name,
     kernel: model.kernelChoice().kernel.recurrence,
     kernel_reason: reason,
+    data_generator: DATA_GENERATOR,
     ...runCells(cfg),
     parameters: model.parameterCount,
   });

@@ -21,6 +21,13 @@
  *    run on webgpu with H over the WGSL limit is taken for `auto` (WGSL
  *    optimizer), though `--kernel op` (op-level optimizer) gives the same
  *    `kernel` column; no published run is one.
+ * 4. Experiment, gradients, capacity shard and parity per-seed CSVs without
+ *    `data_generator` (before 2026-12-02, issue 16): every row echolab wrote
+ *    until then drew its bits from xoshiro128** streams (lib/rng.ts), named
+ *    `LEGACY_DATA_GENERATOR`; a parity row of PyTorch's side gets
+ *    `TORCH_DATA_GENERATOR` (the notebook's NumPy draws), as new ones do.
+ *    The column goes after `kernel_reason` (experiment), `fixed_series`
+ *    (gradients), `grid_id` (shards) and `mode` (parity).
  *
  * A CSV older by several changes takes them in turn.
  */
@@ -29,6 +36,9 @@ import { stringify } from "csv-stringify/sync";
 import { CSV_COLUMNS } from "./experiment.ts";
 import { reasonsFor } from "./kernels/mod.ts";
 import type { CellKind } from "./cells.ts";
+import { LEGACY_DATA_GENERATOR } from "./echo_bits.ts";
+import { SHARD_COLUMNS } from "./capacity.ts";
+import { PER_SEED_COLUMNS, TORCH_DATA_GENERATOR } from "./parity.ts";
 
 type Row = Record<string, string>;
 
@@ -64,6 +74,7 @@ export const GRADIENT_COLUMNS = [
   "optimizer",
   "clip",
   "fixed_series",
+  "data_generator",
   "seed",
   "phase",
   "epochs_trained",
@@ -84,25 +95,51 @@ const GRADIENT_FLAGS_THEN: Record<string, string> = {
   fixed_series: "false",
 };
 
+const legacyData = (row: Row) => ({ ...row, data_generator: LEGACY_DATA_GENERATOR });
+
 /** Every migration the suite knows. */
 export const MIGRATIONS: Migration[] = [
   {
     name: "experiment + identity_scale",
-    from: without(CSV_COLUMNS, ["identity_scale", "kernel_reason"]),
-    to: without(CSV_COLUMNS, ["kernel_reason"]),
+    from: without(CSV_COLUMNS, ["identity_scale", "kernel_reason", "data_generator"]),
+    to: without(CSV_COLUMNS, ["kernel_reason", "data_generator"]),
     fill: (row) => ({ ...row, identity_scale: irnnScale(row) }),
   },
   {
     name: "gradients + science flags",
-    from: without(GRADIENT_COLUMNS, ["identity_scale", ...Object.keys(GRADIENT_FLAGS_THEN)]),
-    to: GRADIENT_COLUMNS,
+    from: without(GRADIENT_COLUMNS, ["identity_scale", "data_generator", ...Object.keys(GRADIENT_FLAGS_THEN)]),
+    to: without(GRADIENT_COLUMNS, ["data_generator"]),
     fill: (row) => ({ ...row, identity_scale: irnnScale(row), ...GRADIENT_FLAGS_THEN }),
   },
   {
     name: "experiment + kernel_reason",
-    from: without(CSV_COLUMNS, ["kernel_reason"]),
-    to: CSV_COLUMNS,
+    from: without(CSV_COLUMNS, ["kernel_reason", "data_generator"]),
+    to: without(CSV_COLUMNS, ["data_generator"]),
     fill: (row) => ({ ...row, kernel_reason: kernelReasonOf(row) }),
+  },
+  {
+    name: "experiment + data_generator",
+    from: without(CSV_COLUMNS, ["data_generator"]),
+    to: CSV_COLUMNS,
+    fill: legacyData,
+  },
+  {
+    name: "gradients + data_generator",
+    from: without(GRADIENT_COLUMNS, ["data_generator"]),
+    to: GRADIENT_COLUMNS,
+    fill: legacyData,
+  },
+  {
+    name: "capacity shard + data_generator",
+    from: without(SHARD_COLUMNS, ["data_generator"]),
+    to: SHARD_COLUMNS,
+    fill: legacyData,
+  },
+  {
+    name: "parity per-seed + data_generator",
+    from: without(PER_SEED_COLUMNS, ["data_generator"]),
+    to: PER_SEED_COLUMNS,
+    fill: (row) => ({ ...row, data_generator: row.side === "torch" ? TORCH_DATA_GENERATOR : LEGACY_DATA_GENERATOR }),
   },
 ];
 

@@ -4,6 +4,7 @@
  * summary (success rates with Wilson intervals, Fisher's exact test between
  * the sides, and the distribution of final test accuracy by plateau).
  */
+import { DATA_GENERATOR, DATA_GENERATORS } from "./echo_bits.ts";
 import { parse } from "csv-parse/sync";
 import { SUCCESS_ACCURACY } from "./experiment.ts";
 import { MAX_SEED } from "./cli.ts";
@@ -19,6 +20,7 @@ import {
   oneOfList,
   orEmpty,
   parseCsv,
+  ReadbackError,
   readBoundedText,
   type TableProblem,
 } from "./readback.ts";
@@ -50,6 +52,7 @@ export const PER_SEED_COLUMNS = [
   "side",
   "config",
   "mode",
+  "data_generator",
   "seed",
   "train_loss",
   "train_acc",
@@ -57,11 +60,24 @@ export const PER_SEED_COLUMNS = [
   "seconds",
 ] as const;
 
+/**
+ * The data generator of PyTorch's side: the notebook's own `EchoData`, drawing
+ * with NumPy's legacy global `np.random` (MT19937) seeded per seed.
+ */
+export const TORCH_DATA_GENERATOR = "numpy-mt19937";
+
+/** Generators a per-seed row may name, by side. */
+const GENERATORS_BY_SIDE: Record<Side, readonly string[]> = {
+  torch: [TORCH_DATA_GENERATOR],
+  echolab: DATA_GENERATORS,
+};
+
 /** One seed's outcome, as read back from a per-seed CSV. */
 export interface SeedRow {
   side: Side;
   config: string;
   mode: Mode;
+  data_generator: string;
   seed: number;
   train_loss: number;
   train_acc: number;
@@ -112,6 +128,10 @@ export const PER_SEED_CSV: CsvSchema = {
     side: oneOfList(SIDES),
     config: configRule,
     mode: oneOfList(MODES),
+    data_generator: (v, r) => {
+      const ok = GENERATORS_BY_SIDE[r.side as Side] ?? [];
+      return ok.includes(v) ? null : `one of ${ok.join(", ")} on a ${r.side} row`;
+    },
     seed: intIn(0, MAX_SEED),
     train_loss: orEmpty(nonNegative),
     train_acc: orEmpty(numberIn(0, 100)),
@@ -119,7 +139,7 @@ export const PER_SEED_CSV: CsvSchema = {
     seconds: nonNegative,
   },
   key: (r) => `seed ${r.seed}`,
-  constant: ["side", "config", "mode"],
+  constant: ["side", "config", "mode", "data_generator"],
   row: (r) => {
     const empty = (["train_loss", "train_acc", "test_acc"] as const).filter((c) => r[c] === "");
     if (empty.length === 0 || (empty.length === 3 && r.side === "echolab")) return null;
@@ -145,6 +165,7 @@ export function parseSeedCsv(text: string, file = "per-seed CSV"): SeedRow[] {
     side: r.side as Side,
     config: r.config,
     mode: r.mode as Mode,
+    data_generator: r.data_generator,
     seed: Number(r.seed),
     train_loss: num(r.train_loss),
     train_acc: num(r.train_acc),
@@ -204,6 +225,7 @@ export function echolabSeedRows(text: string, config: string, mode: Mode): Recor
       side: "echolab",
       config,
       mode,
+      data_generator: DATA_GENERATOR,
       seed: Number(t.seed),
       train_loss: last?.train_loss ?? "",
       train_acc: last?.train_acc ?? "",
@@ -241,6 +263,15 @@ export function summariseParity(rows: SeedRow[], order: string[] = []): ParitySu
   for (const config of configs) {
     for (const mode of MODES) {
       const bySide = SIDES.map((side) => rows.filter((r) => r.config === config && r.mode === mode && r.side === side));
+      for (const side of bySide) {
+        const generators = [...new Set(side.map((r) => r.data_generator))];
+        if (generators.length > 1) {
+          throw new ReadbackError(
+            `${config} ${mode}: ${side[0].side} seeds from data generators ${generators.join(" and ")} ` +
+              `are not summarised together; move one generator's files out of the folder`,
+          );
+        }
+      }
       if (bySide.every((s) => s.length === 0)) continue;
       const k = bySide.map((s) => s.filter((r) => r.test_acc >= SUCCESS_ACCURACY).length);
       const p = bySide.every((s) => s.length > 0) ? fisherExact(k[0], bySide[0].length, k[1], bySide[1].length) : NaN;

@@ -16,6 +16,7 @@ import { type CellKind, CELLS, KERNELS } from "./models.ts";
 import { OPTIMIZERS } from "./optim.ts";
 import { GRADIENT_COLUMNS, olderHeaders } from "./migrations.ts";
 import { reasonsFor } from "./kernels/mod.ts";
+import { DATA_GENERATORS } from "./echo_bits.ts";
 import {
   type CsvRow,
   type CsvSchema,
@@ -72,6 +73,7 @@ const EXPERIMENT_RULES: Record<string, Rule> = {
     return want.includes(JSON.stringify(v)) ? null : `must be what kernelFor says for ${r.backend} and a ${r.kernel} ` +
       `recurrence (${want.join(" or ") || "nothing: no kernel runs that"}), got ${shown(v)}`;
   },
+  data_generator: oneOfList(DATA_GENERATORS),
   cell: oneOfList(CELLS),
   echo_step: intIn(1, 10_000_000),
   hidden: intIn(1, 4096),
@@ -171,7 +173,7 @@ export const GRADIENTS_CSV: CsvSchema = {
   older: olderHeaders(GRADIENT_COLUMNS),
   rules: {
     ...settings("run_id", "cell", "identity_scale", "hidden", "layers", "echo_step", "bptt", "batch", "series"),
-    ...settings("lr", "optimizer", "clip", "fixed_series", "seed"),
+    ...settings("lr", "optimizer", "clip", "fixed_series", "data_generator", "seed"),
     phase: oneOfList(["init", "trained"]),
     epochs_trained: intIn(0, 10_000),
     test_acc: orEmpty(numberIn(0, 100)),
@@ -179,7 +181,19 @@ export const GRADIENTS_CSV: CsvSchema = {
     mean_abs_grad: nonNegative,
   },
   key: (r) => `${r.cell} seed ${r.seed} ${r.phase} lag ${r.lag}`,
-  constant: ["run_id", "hidden", "layers", "echo_step", "bptt", "batch", "series", "lr", "optimizer", "clip"],
+  constant: [
+    "run_id",
+    "hidden",
+    "layers",
+    "echo_step",
+    "bptt",
+    "batch",
+    "series",
+    "lr",
+    "optimizer",
+    "clip",
+    "data_generator",
+  ],
   row: (r) =>
     r.phase === "init"
       ? (r.epochs_trained !== "0"

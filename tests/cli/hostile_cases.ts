@@ -9,6 +9,7 @@
  * undone (chattr -i, umount). A case that must work (`code` 0) prints
  * nothing on stderr and `wrote` checks what it wrote under `$DIR`.
  */
+import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import { type CellKind } from "../../lib/models.ts";
 import { gridPoints, SHARD_COLUMNS, shardFileName, shardPoints } from "../../lib/capacity.ts";
 import { PER_SEED_COLUMNS } from "../../lib/parity.ts";
@@ -149,6 +150,7 @@ export function shardText(i: number, o: ShardOpts = {}): string {
   const rows = mine.map((p) => {
     const row: Record<string, string | number> = {
       grid_id: o.grid ?? GRID_ID,
+      data_generator: DATA_GENERATOR,
       shard: i,
       shards: n,
       points: mine.length,
@@ -778,8 +780,8 @@ const ODD_CASES: Case[] = [
   // exp:parity --summary-only over per-seed CSVs in the odd folder writes summary.csv and summary.md there.
   works("exp:parity", ["--summary-only", "--only", "echo3-rnn-h4", "--out", ODD], /\/summary\.md$/, ({ dir }) => {
     const rows = [1, 2, 3].flatMap((s) => [
-      `echolab,echo3-rnn-h4,regen,${s},0.05,99,${s === 1 ? 99.5 : 80},1.5`,
-      `torch,echo3-rnn-h4,regen,${s},0.05,99,${s === 2 ? 99.5 : 80},1.5`,
+      `echolab,echo3-rnn-h4,regen,${DATA_GENERATOR},${s},0.05,99,${s === 1 ? 99.5 : 80},1.5`,
+      `torch,echo3-rnn-h4,regen,numpy-mt19937,${s},0.05,99,${s === 2 ? 99.5 : 80},1.5`,
     ]);
     put(
       `${dir}/o d'd "q" ünï 😀 -x/echolab/seeds.csv`,
@@ -824,8 +826,16 @@ const MERGE_INPUT: Case[] = [
     GOOD1.replace("seconds", "seconds,extra"),
     new RegExp(`${at(1)}: not a capacity shard CSV`),
   ),
-  mergeCase("a trailing comma", GOOD1.replace(/\n(.+)\n/, "\n$1,\n"), new RegExp(`${at(2)}: 14 fields, expected 13`)),
-  mergeCase("blank lines", GOOD1.replace(/\n/, "\n\n\n"), new RegExp(`${at(2)}: 1 fields, expected 13`)),
+  mergeCase(
+    "a trailing comma",
+    GOOD1.replace(/\n(.+)\n/, "\n$1,\n"),
+    new RegExp(`${at(2)}: ${SHARD_COLUMNS.length + 1} fields, expected ${SHARD_COLUMNS.length}`),
+  ),
+  mergeCase(
+    "blank lines",
+    GOOD1.replace(/\n/, "\n\n\n"),
+    new RegExp(`${at(2)}: 1 fields, expected ${SHARD_COLUMNS.length}`),
+  ),
   mergeCase(
     "successes past seeds",
     setField(GOOD1, 2, "successes", "11"),

@@ -1,4 +1,5 @@
 import { assert } from "../_assert.ts";
+import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import {
   capacities,
   gridPoints,
@@ -45,6 +46,7 @@ function writeShards(dir: string, n: number, which: number[], grid = "abcd1234",
     log.append(
       ...mine.slice(0, i === cut ? mine.length - 1 : mine.length).map((p) => ({
         grid_id: grid,
+        data_generator: DATA_GENERATOR,
         points: mine.length,
         shard: i,
         shards: n,
@@ -122,7 +124,7 @@ Deno.test("readShard checks every field and names the file and line", () => {
     assert.throws(bad(good.slice(0, -2)), /x\.csv:11: the last row is cut short/);
     const cut = [...lines];
     cut[4] = cut[4].slice(0, 15);
-    assert.throws(bad(cut.join("\n")), /x\.csv:5: \d+ fields, expected 13/);
+    assert.throws(bad(cut.join("\n")), new RegExp(`x\\.csv:5: \\d+ fields, expected ${SHARD_COLUMNS.length}`));
     for (
       const [col, value, want] of [
         ["grid_id", "xyz", /grid_id must be 8 hex digits/],

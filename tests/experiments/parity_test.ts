@@ -1,4 +1,5 @@
 import { assert, assertClose } from "../_assert.ts";
+import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import { runDeno } from "../_run.ts";
 import { fisherExact } from "../../lib/stats.ts";
 import {
@@ -11,19 +12,24 @@ import {
   summariseParity,
 } from "../../lib/parity.ts";
 
-const HEADER = "side,config,mode,seed,train_loss,train_acc,test_acc,seconds\n";
+const HEADER = "side,config,mode,data_generator,seed,train_loss,train_acc,test_acc,seconds\n";
 
 /** Two tiny per-seed CSVs (one per side), an experiment log to ignore, and a duplicated seed. */
 function syntheticDir(): string {
   const dir = Deno.makeTempDirSync({ prefix: "echolab-parity-" });
   Deno.mkdirSync(`${dir}/torch`);
   Deno.mkdirSync(`${dir}/echolab/raw`, { recursive: true });
-  const torch = [100, 99, 50.1, 76.5, 85, 98.9].map((a, i) => `torch,cfg,regen,${i + 1},0.1,90,${a},4.5`);
+  const torch = [100, 99, 50.1, 76.5, 85, 98.9].map((a, i) => `torch,cfg,regen,numpy-mt19937,${i + 1},0.1,90,${a},4.5`);
   Deno.writeTextFileSync(`${dir}/torch/cfg-regen-shard1of1-job1.csv`, HEADER + torch.join("\n") + "\n");
   // seed 6 again in another file: kept once (the first, in file-name order)
-  Deno.writeTextFileSync(`${dir}/torch/cfg-regen-shard1of1-job2.csv`, HEADER + "torch,cfg,regen,6,0.1,90,100,4.5\n");
-  const echolab = [100, 50, 55, 64.9, 65, 80, 90].map((a, i) => `echolab,cfg,regen,${i + 1},0.1,90,${a},0.5`);
-  echolab.push("echolab,cfg,regen,8,,,,0.5"); // diverged: no accuracy, a failure in the lowest plateau
+  Deno.writeTextFileSync(
+    `${dir}/torch/cfg-regen-shard1of1-job2.csv`,
+    HEADER + "torch,cfg,regen,numpy-mt19937,6,0.1,90,100,4.5\n",
+  );
+  const echolab = [100, 50, 55, 64.9, 65, 80, 90].map((a, i) =>
+    `echolab,cfg,regen,${DATA_GENERATOR},${i + 1},0.1,90,${a},0.5`
+  );
+  echolab.push(`echolab,cfg,regen,${DATA_GENERATOR},8,,,,0.5`); // diverged: no accuracy, a failure in the lowest plateau
   Deno.writeTextFileSync(`${dir}/echolab/cfg-regen-x.csv`, HEADER + echolab.join("\n") + "\n");
   Deno.writeTextFileSync(`${dir}/echolab/raw/log.csv`, "experiment,run_id,seed,phase\necho3,r,1,test\n");
   return dir;
@@ -82,6 +88,7 @@ Deno.test("parity helpers: plateau edges, shards, round-robin jobs, echolab rows
       side: "echolab",
       config: "cfg",
       mode: "fixed",
+      data_generator: DATA_GENERATOR,
       seed: 1,
       train_loss: "0.1",
       train_acc: "99",
@@ -92,6 +99,7 @@ Deno.test("parity helpers: plateau edges, shards, round-robin jobs, echolab rows
       side: "echolab",
       config: "cfg",
       mode: "fixed",
+      data_generator: DATA_GENERATOR,
       seed: 2,
       train_loss: "",
       train_acc: "",
@@ -150,7 +158,10 @@ Deno.test("exp:parity never deletes or rewrites the published summary; a run tha
     assert.match(same.stdout, /summary unchanged: .*nothing written/);
     assert.deepEqual(own(), [], "an unchanged summary writes nothing");
 
-    Deno.writeTextFileSync(`${dir}/torch/cfg-regen-more.csv`, HEADER + "torch,cfg,regen,7,0.1,90,100,4.5\n");
+    Deno.writeTextFileSync(
+      `${dir}/torch/cfg-regen-more.csv`,
+      HEADER + "torch,cfg,regen,numpy-mt19937,7,0.1,90,100,4.5\n",
+    );
     const more = await parity(["--summary-only", "--out", dir], dir);
     assert.equal(more.code, 0, more.stderr);
     assert.deepEqual(state(), before, "the published summary.csv and summary.md are untouched");

@@ -7,6 +7,7 @@
  * is one, the line, and nothing written. Then the library readers the
  * scripts share, one by one.
  */
+import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import { assert } from "../_assert.ts";
 import { type CellKind } from "../../lib/models.ts";
 import { gridPoints, SHARD_COLUMNS, shardFileName, shardPoints } from "../../lib/capacity.ts";
@@ -124,6 +125,7 @@ function shardText(i: number): string {
   const rows = mine.map((p) => {
     const row: Record<string, string | number> = {
       grid_id: GRID_ID,
+      data_generator: DATA_GENERATOR,
       shard: i,
       shards: SHARDS,
       points: mine.length,
@@ -159,10 +161,18 @@ const MERGE_CASES: [string, string | Uint8Array | ((dir: string) => Promise<stri
   [
     "wrong header",
     renameColumn(good1, "seconds", "secs"),
-    new RegExp(`${at(1)}: not a capacity shard CSV \\(header column 13 is "secs", expected "seconds"\\)`),
+    new RegExp(
+      `${at(1)}: not a capacity shard CSV \\(header column ${
+        SHARD_COLUMNS.indexOf("seconds") + 1
+      } is "secs", expected "seconds"\\)`,
+    ),
   ],
   ["cut last row", good1.slice(0, -4), new RegExp(`${at(5)}: the last row is cut short`)],
-  ["row cut mid-line", setField(good1, 3, "points", "4\n"), new RegExp(`${at(3)}: 4 fields, expected 13`)],
+  [
+    "row cut mid-line",
+    setField(good1, 3, "points", "4\n"),
+    new RegExp(`${at(3)}: ${SHARD_COLUMNS.indexOf("points") + 1} fields, expected ${SHARD_COLUMNS.length}`),
+  ],
   [
     "non-numeric accuracy",
     setField(good1, 2, "test_acc_median", "9x.5"),
@@ -490,7 +500,7 @@ Deno.test("readSeedRows checks every per-seed row, naming file and line; other C
     const header = PER_SEED_COLUMNS.join(",");
     Deno.writeTextFileSync(
       `${dir}/a.csv`,
-      `${header}\ntorch,cfg,regen,1,0.1,90,99.5,4.5\necholab,cfg,regen,2,,,,0.5\n`,
+      `${header}\ntorch,cfg,regen,numpy-mt19937,1,0.1,90,99.5,4.5\necholab,cfg,regen,${DATA_GENERATOR},2,,,,0.5\n`,
     );
     assert.throws(() => readSeedRows(dir), /a\.csv:3: side "echolab" differs from "torch" on line 2/);
   } finally {
@@ -498,18 +508,19 @@ Deno.test("readSeedRows checks every per-seed row, naming file and line; other C
   }
   for (
     const [row, re] of [
-      ["torch,cfg,regen,1,0.1,90,999,4.5", /b\.csv:3: test_acc must be a number in \[0, 100\]/],
-      ["torch,cfg,regen,1,nan,90,99,4.5", /b\.csv:3: train_loss must be a finite number >= 0/],
-      ["torch,cfg,regen,1,0.1,90,,4.5", /b\.csv:3: test_acc must be filled on a PyTorch row/],
-      ["torch,cfg,sometimes,1,0.1,90,99,4.5", /b\.csv:3: mode must be one of regen, fixed/],
-      ["torch,cfg,regen,2,0.1,90,99,-1", /b\.csv:3: seconds must be a finite number >= 0/],
-      ["torch,cfg,regen,2,0.1,90,99,4.5", null],
+      ["torch,cfg,regen,numpy-mt19937,1,0.1,90,999,4.5", /b\.csv:3: test_acc must be a number in \[0, 100\]/],
+      ["torch,cfg,regen,numpy-mt19937,1,nan,90,99,4.5", /b\.csv:3: train_loss must be a finite number >= 0/],
+      ["torch,cfg,regen,numpy-mt19937,1,0.1,90,,4.5", /b\.csv:3: test_acc must be filled on a PyTorch row/],
+      ["torch,cfg,sometimes,numpy-mt19937,1,0.1,90,99,4.5", /b\.csv:3: mode must be one of regen, fixed/],
+      ["torch,cfg,regen,numpy-mt19937,2,0.1,90,99,-1", /b\.csv:3: seconds must be a finite number >= 0/],
+      ["torch,cfg,regen,philox4x32-10.v1,2,0.1,90,99,4.5", /b\.csv:3: data_generator must be one of numpy-mt19937 on/],
+      ["torch,cfg,regen,numpy-mt19937,2,0.1,90,99,4.5", null],
     ] as const
   ) {
     const d = Deno.makeTempDirSync({ prefix: "echolab-readback-" });
     try {
       const header = PER_SEED_COLUMNS.join(",");
-      Deno.writeTextFileSync(`${d}/b.csv`, `${header}\ntorch,cfg,regen,3,0.1,90,99.5,4.5\n${row}\n`);
+      Deno.writeTextFileSync(`${d}/b.csv`, `${header}\ntorch,cfg,regen,numpy-mt19937,3,0.1,90,99.5,4.5\n${row}\n`);
       Deno.writeTextFileSync(`${d}/log.csv`, "experiment,run_id,seed,phase\necho3,r,1,test\n");
       Deno.writeTextFileSync(`${d}/killed.csv`, "");
       if (re) assert.throws(() => readSeedRows(d), re);
