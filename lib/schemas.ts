@@ -16,6 +16,7 @@ import { type CellKind, CELLS, KERNELS } from "./models.ts";
 import { OPTIMIZERS } from "./optim.ts";
 import { GRADIENT_COLUMNS, olderHeaders } from "./migrations.ts";
 import { reasonsFor } from "./kernels/mod.ts";
+import { BENCH_COLUMNS, BENCH_MODELS, benchMacs } from "./bench_columns.ts";
 import { DATA_GENERATORS } from "./echo_bits.ts";
 import {
   type CsvRow,
@@ -225,35 +226,33 @@ export function completeGradients(t: CsvTable): TableProblem | null {
 
 // ---------------------------------------------------------------- bench CSVs (bench/bench.ts)
 
-/** Columns of bench-*.csv. */
-export const BENCH_COLUMNS = [
-  "run_id",
-  "impl",
-  "backend",
-  "threads",
-  "processes",
-  "model",
-  "replicas_per_process",
-  "ms_per_step",
-  "replica_steps_per_s",
-  "ratio_to_torch",
-  "end_to_end_s",
-] as const;
-
-/** The models `deno task bench` times. */
-export const BENCH_MODELS = [{ name: "echo3", echo: 3, hidden: 4 }, { name: "echo10-h60", echo: 10, hidden: 60 }];
+/** Columns of bench-*.csv, its models and their multiply-adds per replica-step (lib/bench_columns.ts). */
+export { BENCH_COLUMNS, BENCH_MODELS, benchMacs };
 
 /**
- * A bench CSV: training-speed rows (ms_per_step, empty for the multi-process
- * rows of older runs, replica_steps_per_s and ratio_to_torch, empty without
- * PyTorch) and end-to-end rows (end_to_end_s only).
+ * A bench CSV: training-speed rows and end-to-end rows (end_to_end_s only).
+ * A training-speed row has replica_steps_per_s (all its processes together);
+ * ms_per_step (per process; empty for the multi-process rows of older runs);
+ * PyTorch's figures for the same model on one thread, the notebook's single
+ * seed (steps per second) and S replicas batched with bmm at the row's
+ * replicas_per_process (replica-steps per second), each empty where not
+ * measured; ratio_to_best_torch, replica_steps_per_s over the faster of those
+ * two (empty without either); multiply-adds per replica-step (lib/macs.ts);
+ * this core's f32x4 multiply-add limit measured in the same run, and
+ * fraction_of_peak, the row's multiply-adds per second over that limit times
+ * the cores it used (processes x threads), both empty on webgpu rows and in
+ * runs before the limit was measured.
  */
 export const BENCH_CSV: CsvSchema = {
   kind: "bench CSV",
   columns: BENCH_COLUMNS,
+  older: olderHeaders(BENCH_COLUMNS),
   rules: {
     run_id: runIdRule,
-    impl: matching(/^(op-level|fused|echolab|pytorch \S+)$/, "op-level, fused, echolab or pytorch <version>"),
+    impl: matching(
+      /^(op-level|fused|echolab|pytorch \S+( bmm)?)$/,
+      "op-level, fused, echolab, pytorch <version> or pytorch <version> bmm",
+    ),
     backend: backendRule,
     threads: intIn(1, 4096),
     processes: intIn(1, 4096),
@@ -261,7 +260,12 @@ export const BENCH_CSV: CsvSchema = {
     replicas_per_process: intIn(1, 1 << 20),
     ms_per_step: orEmpty(positive),
     replica_steps_per_s: orEmpty(positive),
-    ratio_to_torch: orEmpty(nonNegative),
+    torch_seed_steps_per_s: orEmpty(positive),
+    torch_batched_replica_steps_per_s: orEmpty(positive),
+    ratio_to_best_torch: orEmpty(nonNegative),
+    macs_per_replica_step: orEmpty(positive),
+    core_peak_macs_per_s: orEmpty(positive),
+    fraction_of_peak: orEmpty(nonNegative),
     end_to_end_s: orEmpty(positive),
   },
   key: (r) =>
@@ -269,8 +273,14 @@ export const BENCH_CSV: CsvSchema = {
       r.end_to_end_s === "" ? "speed" : "end-to-end"
     } ${r.impl} ${r.backend} ${r.model} ${r.processes} x ${r.replicas_per_process} (${r.threads} threads)`,
   constant: ["run_id"],
-  row: (r) =>
-    r.end_to_end_s === ""
-      ? filled(r, ["replica_steps_per_s"], true, "on a training-speed row (end_to_end_s empty)")
-      : filled(r, ["ms_per_step", "replica_steps_per_s", "ratio_to_torch"], false, "on an end-to-end row"),
+  row: (r) => {
+    if (r.end_to_end_s !== "") {
+      return filled(r, BENCH_COLUMNS.slice(BENCH_COLUMNS.indexOf("ms_per_step"), -1), false, "on an end-to-end row");
+    }
+    const macs = String(benchMacs(r.model));
+    return filled(r, ["replica_steps_per_s"], true, "on a training-speed row (end_to_end_s empty)") ??
+      (r.macs_per_replica_step === macs
+        ? null
+        : `macs_per_replica_step must be ${macs} for ${r.model}, got ${shown(r.macs_per_replica_step)}`);
+  },
 };

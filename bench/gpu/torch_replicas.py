@@ -11,6 +11,8 @@ chunk, BCEWithLogits, RMSprop lr 0.001) and PyTorch's defaults:
 Prints one CSV row per (implementation, model, replicas) on stdout:
 impl,device,model,replicas,ms_per_step,replica_steps_per_s
 Run: python3 bench/gpu/torch_replicas.py [--device cuda] [--budget 1.0] [--max-replicas 16384]
+  [--replicas 1,8,64,256] [--impls notebook,batched] [--threads N]
+`deno task bench` runs it on the CPU with one thread, batched only, at its own replica counts.
 """
 import argparse
 import sys
@@ -19,7 +21,7 @@ import time
 import torch
 import torch.nn as nn
 
-MODELS = [("echo3", 4), ("echo10-h60", 60)]
+MODELS = [("echo3", 4, 3), ("echo10-h60", 60, 10)]  # name, hidden, echo step
 B, T = 5, 20
 
 
@@ -43,7 +45,7 @@ def time_steps(step, device, budget):
             return (time.perf_counter() - t0) / n * 1000
 
 
-def notebook_step(hidden, device):
+def notebook_step(hidden, echo, device):
     rnn = nn.RNN(1, hidden, num_layers=1, nonlinearity="relu", batch_first=True).to(device)
     linear = nn.Linear(hidden, 1).to(device)
     params = list(rnn.parameters()) + list(linear.parameters())
@@ -53,7 +55,7 @@ def notebook_step(hidden, device):
 
     def step():
         x = torch.randint(0, 2, (B, T, 1), device=device).float()
-        y = torch.roll(x, 3, 1)
+        y = torch.roll(x, echo, 1)
         opt.zero_grad()
         h = state["h"].detach() if state["h"] is not None else None
         out, state["h"] = rnn(x, h)
@@ -64,7 +66,7 @@ def notebook_step(hidden, device):
     return step
 
 
-def batched_step(hidden, replicas, device):
+def batched_step(hidden, echo, replicas, device):
     S, H = replicas, hidden
     k = 1 / H ** 0.5
 
@@ -79,7 +81,7 @@ def batched_step(hidden, replicas, device):
 
     def step():
         x = torch.randint(0, 2, (S, B, T), device=device).float()
-        y = torch.roll(x, 3, 2)
+        y = torch.roll(x, echo, 2)
         opt.zero_grad()
         h = state["h"].detach()
         xp = torch.baddbmm(b_ih, x.reshape(S, B * T, 1), w_ih.transpose(1, 2)).reshape(S, B, T, H)
@@ -100,8 +102,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds timed per row")
-    ap.add_argument("--max-replicas", type=int, default=16384)
+    ap.add_argument("--max-replicas", type=int, default=16384, help="batched rows at 1, 4, 16, ... up to this")
+    ap.add_argument("--replicas", help="batched rows at these counts instead, comma-separated (e.g. 1,8,64,256)")
+    ap.add_argument("--impls", default="notebook,batched", help="which rows: notebook, batched or both")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch's own)")
     args = ap.parse_args()
+    impls = args.impls.split(",")
+    if not impls or any(i not in ("notebook", "batched") for i in impls):
+        sys.exit(f"error: --impls takes notebook and/or batched, got {args.impls!r}")
+    counts = [int(r) for r in args.replicas.split(",")] if args.replicas else None
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("error: --device cuda but torch.cuda.is_available() is False")
@@ -113,12 +124,13 @@ def main():
     def row(impl, model, S, ms):
         print(f'{impl},"{dev}",{model},{S},{ms:.4f},{S * 1000 / ms:.1f}', flush=True)
 
-    for model, hidden in MODELS:
-        row("notebook nn.RNN", model, 1, time_steps(notebook_step(hidden, device), device, args.budget))
-        S = 1
-        while S <= args.max_replicas:
-            row("batched bmm", model, S, time_steps(batched_step(hidden, S, device), device, args.budget))
-            S *= 4
+    for model, hidden, echo in MODELS:
+        if "notebook" in impls:
+            row("notebook nn.RNN", model, 1, time_steps(notebook_step(hidden, echo, device), device, args.budget))
+        if "batched" not in impls:
+            continue
+        for S in counts or [4 ** i for i in range(20) if 4 ** i <= args.max_replicas]:
+            row("batched bmm", model, S, time_steps(batched_step(hidden, echo, S, device), device, args.budget))
 
 
 if __name__ == "__main__":
