@@ -118,6 +118,7 @@ export function sampleOutput(run: Row[], path: string): string {
     } : ${test.echo_correct}`,
     "```",
     "",
-    `(seed ${test.seed}, backend ${test.backend}, kernel ${test.kernel}: \`results/${path}\`)`,
+    `(seed ${test.seed}, backend ${test.backend}, kernel ${test.kernel}, data ${test.data_generator}: ` +
+    `\`results/${path}\`)`,
   ].join("\n");
 }
