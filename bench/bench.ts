@@ -315,7 +315,7 @@ function printTable(): void {
     "replica-steps/s": n(r.replica_steps_per_s),
     "torch 1 seed": n(r.torch_seed_steps_per_s),
     "torch bmm": n(r.torch_batched_replica_steps_per_s),
-    "x best torch": n(r.ratio_to_best_torch, 2),
+    "x best torch": r.ratio_to_best_torch === "" ? "-" : Number(r.ratio_to_best_torch).toFixed(2),
     "% of f32x4 limit": r.fraction_of_peak === "" ? "-" : (100 * Number(r.fraction_of_peak)).toFixed(2),
   })));
 }
