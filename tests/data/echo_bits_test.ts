@@ -8,6 +8,7 @@
 import { assert } from "../_assert.ts";
 import { echoBits, philox4x32, streamKey } from "../../lib/echo_bits.ts";
 import { EchoData } from "../../lib/echo_data.ts";
+import { echoBitsWasm } from "../../lib/kernels/cpu/data.ts";
 
 const hex = (words: Uint32Array) => [...words].map((w) => w.toString(16).padStart(8, "0")).join(" ");
 
@@ -81,4 +82,26 @@ Deno.test("EchoData's draw n, row b is echoBits(seed, stream, n, b): the constru
   const [alone] = EchoData.forSeeds([42], opts);
   const many = EchoData.forSeeds([7, 42, 9], opts);
   assert.deepEqual(many[1].chunk(0), alone.chunk(0));
+});
+
+Deno.test("the wasm SIMD generator gives every bit of the reference (rows of 1 to 2,000 bits, any seed, stream, draw, row)", () => {
+  const seeds = [0, 1, 5, 0x7fffffff, 0x80000000, 0xffffffff];
+  const streams = ["train", "test", "echo-check"].map(streamKey);
+  let rows = 0;
+  for (const length of [1, 31, 32, 127, 128, 129, 511, 512, 513, 2000]) {
+    for (const seed of seeds) {
+      for (const stream of streams) {
+        for (const [draw, row] of [[0, 0], [1, 4], [123456, 0xffffffff]]) {
+          const from = { seed, stream, draw, row };
+          const want = new Uint8Array(length + 2), got = new Uint8Array(length + 2).fill(7);
+          echoBits(from, length, want, 1);
+          want[0] = want[length + 1] = 7;
+          echoBitsWasm(from, length, got, 1);
+          assert.deepEqual(got, want, `seed ${seed} stream ${stream} draw ${draw} row ${row} length ${length}`);
+          rows++;
+        }
+      }
+    }
+  }
+  assert.equal(rows, 10 * 6 * 3 * 3);
 });
