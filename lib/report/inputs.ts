@@ -117,10 +117,20 @@ export function readInputs(manifest: Manifest, manifestPath: string): ReportInpu
           : `${extra} is ${MEMORY_ORDER.includes(extra!) ? "named twice" : "not one"}`),
     );
   }
+  // The findings compare the configurations with each other and with the kernel comparison's run: one data
+  // generator for all of them, or the comparison is of data, not models.
+  const kernelComparison = readRun(R(manifest.kernelComparison));
+  const generators = [...new Set([...memory, kernelComparison].map((rows) => rows[0]?.data_generator))];
+  if (generators.length > 1) {
+    throw new ReportError(
+      `--manifest ${manifestPath}: memory and kernelComparison must come from one data generator, ` +
+        `got ${generators.join(" and ")}: rerun the older ones`,
+    );
+  }
   return {
     notebook: Object.fromEntries(NOTEBOOK_ORDER.map((name) => [name, readRun(R(manifest.notebook[name]))])),
     memory,
-    kernelComparison: readRun(R(manifest.kernelComparison)),
+    kernelComparison,
     gradients: readCsv(R(manifest.gradients), GRADIENTS_CSV, completeGradients),
     capacity: readCapacity(R(manifest.capacity), manifest.capacityShards.map(R)),
     parity: readCsv(R(`${manifest.parity}/summary.csv`), PARITY_SUMMARY_CSV, pairedSummary),

@@ -75,6 +75,8 @@ export function memoryFields(summary: Summary[], rows: Row[], where: string): Fi
   fields["memory.seeds"] = summary[0].seeds;
   fields["memory.epochs"] = epochs;
   fields["memory.echo"] = summary[0].echo_step;
+  // One generator for every run (lib/report/inputs.ts refuses a mix).
+  fields["memory.data"] = `\`${rows[0].data_generator}\``;
   fields["memory.ciHalf"] = (50 * summary.reduce((a, s) => a + s.wilson_high - s.wilson_low, 0) / summary.length)
     .toFixed(0);
   const base = memoryConfig(summary, "rnn-h60", where);

@@ -9,7 +9,7 @@
  * undone (chattr -i, umount). A case that must work (`code` 0) prints
  * nothing on stderr and `wrote` checks what it wrote under `$DIR`.
  */
-import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
+import { DATA_GENERATOR, LEGACY_DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import { type CellKind } from "../../lib/models.ts";
 import { gridPoints, SHARD_COLUMNS, shardFileName, shardPoints } from "../../lib/capacity.ts";
 import { PER_SEED_COLUMNS } from "../../lib/parity.ts";
@@ -1011,6 +1011,18 @@ const REPORT_INPUT: Case[] = [
     (m, res) => (m.kernelComparison = `${res}/k.csv`),
     {
       "k.csv": (p, m) => p(m.bench as string),
+    },
+  ),
+  reportCase(
+    "memory runs from two data generators",
+    /memory and kernelComparison must come from one data generator, got \S+ and \S+: rerun the older ones$/,
+    (m, res) => ((m.memory as string[])[0] = `${res}/g2.csv`),
+    {
+      "g2.csv": (p, m) => {
+        const text = p((m.memory as string[])[0]);
+        const other = text.includes(LEGACY_DATA_GENERATOR) ? DATA_GENERATOR : LEGACY_DATA_GENERATOR;
+        return text.replace(/,(philox4x32-10\.v1|xoshiro128ss\.v0),/g, `,${other},`);
+      },
     },
   ),
   reportCase(
