@@ -7,7 +7,15 @@
  * lib/kernels/op/step.ts, re-exported here).
  */
 import { tf } from "./tf.ts";
-import { type AliveMask, kernelFor, type KernelKind, type Moments, type UpdateKernel } from "./kernels/mod.ts";
+import {
+  type AliveMask,
+  kernelFor,
+  type KernelKind,
+  momentArrays,
+  type Moments,
+  type OwnUpdate,
+  type UpdateKernel,
+} from "./kernels/mod.ts";
 
 export { type AliveMask, clipGradNorm } from "./kernels/mod.ts";
 
@@ -89,7 +97,17 @@ export class RMSprop implements Optimizer {
   }
 
   step(grads: tf.Tensor[], alive?: AliveMask): void {
-    this.#update.rmsprop(this.#vars, grads, this.#sq, alive, { lr: this.lr, alpha: this.alpha, eps: this.eps });
+    this.#update.rmsprop(this.#vars, grads, this.#sq, alive, this.#rule());
+  }
+
+  /** This step's rule and the moments as Float32Arrays, for a step that updates itself (`StepOptimizer`). */
+  nextUpdate(): OwnUpdate | undefined {
+    const sq = momentArrays(this.#sq);
+    return sq && { kind: "rmsprop", rule: this.#rule(), sq };
+  }
+
+  #rule() {
+    return { lr: this.lr, alpha: this.alpha, eps: this.eps };
   }
 
   dispose(): void {
@@ -130,10 +148,20 @@ export class Adam implements Optimizer {
   }
 
   step(grads: tf.Tensor[], alive?: AliveMask): void {
+    this.#update.adam(this.#vars, grads, this.#m, this.#v, alive, this.#nextRule());
+  }
+
+  /** This step's rule and the moments as Float32Arrays, for a step that updates itself (`StepOptimizer`). */
+  nextUpdate(): OwnUpdate | undefined {
+    const m = momentArrays(this.#m), v = momentArrays(this.#v);
+    return m && v && { kind: "adam", rule: this.#nextRule(), m, v };
+  }
+
+  /** Counts a step and gives its rule, with the bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
+  #nextRule() {
     this.#t++;
     const { lr, beta1, beta2, eps } = this;
-    const c1 = 1 - beta1 ** this.#t, c2 = 1 - beta2 ** this.#t;
-    this.#update.adam(this.#vars, grads, this.#m, this.#v, alive, { lr, beta1, beta2, eps, c1, c2 });
+    return { lr, beta1, beta2, eps, c1: 1 - beta1 ** this.#t, c2: 1 - beta2 ** this.#t };
   }
 
   dispose(): void {

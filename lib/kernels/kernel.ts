@@ -92,15 +92,39 @@ export interface UpdateKernel {
   ): void;
 }
 
-/** What a training step needs of a model: its variables, and its forward pass on this kernel. */
+/**
+ * What a training step needs of a model: its variables, and its forward pass
+ * on this kernel. A step that runs the model itself (the CPU family's wasm
+ * step) also reads its shape, `SimpleRNN`'s; without it, it runs
+ * `autogradStep`.
+ */
 export interface StepModel {
   readonly variables: tf.Variable[];
   forward(x: tf.Tensor4D, state: tf.Tensor3D[] | null): { logits: tf.Tensor4D; state: tf.Tensor3D[] };
+  readonly cell?: CellKind;
+  readonly hidden?: number;
+  readonly layers?: number;
 }
+
+/**
+ * One optimizer step handed to a training step that applies it itself: the
+ * rule (Adam's bias corrections for this step) and the moments, one
+ * Float32Array per variable in `variables` order, updated in place.
+ */
+export type OwnUpdate =
+  | { kind: "rmsprop"; rule: RmspropRule; sq: Float32Array[] }
+  | { kind: "adam"; rule: AdamRule; m: Float32Array[]; v: Float32Array[] };
 
 /** What a training step needs of an optimizer. */
 export interface StepOptimizer {
   step(grads: tf.Tensor[], alive?: AliveMask): void;
+  /**
+   * Counts one step, as `step` does, and hands over its rule and moments, for
+   * a training step that applies the update itself; undefined, counting
+   * nothing, where the moments are not Float32Arrays (families other than
+   * the CPU's).
+   */
+  nextUpdate?(): OwnUpdate | undefined;
 }
 
 /** One training step's chunk, state and options. */

@@ -10,7 +10,7 @@ import { tf } from "../../tf.ts";
 import type { AdamRule, AliveMask, Moments, RmspropRule, UpdateKernel } from "../kernel.ts";
 
 /** Moments as one Float32Array per variable. */
-class ArrayMoments implements Moments {
+export class ArrayMoments implements Moments {
   readonly values: Float32Array[];
 
   constructor(vars: tf.Variable[]) {
@@ -18,6 +18,11 @@ class ArrayMoments implements Moments {
   }
 
   dispose(): void {}
+}
+
+/** The moments' Float32Arrays where they are the CPU family's, else undefined. */
+export function momentArrays(m: Moments): Float32Array[] | undefined {
+  return m instanceof ArrayMoments ? m.values : undefined;
 }
 
 /** The mask as values in CPU memory. */
