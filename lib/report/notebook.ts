@@ -80,7 +80,7 @@ export function experimentsTable(notebook: Pick<NotebookReport, "rows" | "summar
   return [
     "| task                    | notebook cells | model                     | notebook printed   | this suite measured (seeds reaching >= 99% test accuracy) |",
     "| ----------------------- | -------------- | ------------------------- | ------------------ | --------------------------------------------------------- |",
-    "| `deno task exp:data`    | 2-6            | data preview              | sizes, first steps | same semantics; our own seeded PRNG, so other bits        |",
+    "| `deno task exp:data`    | 2-6            | data preview              | sizes, first steps | same semantics; our own counter-based generator, so other bits |",
     `| \`deno task exp:echo3\`   | 11-16          | RNN H 4, echo 3, ${e3.epochs} epochs | test 100.0%        | ${e3.successes}/${e3.seeds} (seeds ${
       list(successSeeds("echo3"))
     }; the others stall at a median ${f1(median(st))}% [${f1(quantile(st, 0.25))}, ${f1(quantile(st, 0.75))}])${
