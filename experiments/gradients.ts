@@ -10,7 +10,7 @@
  */
 import { quietTfjsWarnings, tf } from "../lib/tf.ts";
 import { describeBackend } from "../lib/backend.ts";
-import { flagGiven, parseOrExit, runCells, UsageError, useBackendOrExit } from "../lib/cli.ts";
+import { flagGiven, parseOrExit, RUN_FLAGS, runCells, UsageError, useBackendOrExit } from "../lib/cli.ts";
 import { assertRunsHere, configFromArgs, echoDataFor } from "../lib/experiment.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
 import { EchoData } from "../lib/echo_data.ts";
@@ -41,6 +41,8 @@ const cfg = configFromArgs({
     "and after training at echo 10.",
   knobs: { echoStep: 10, hidden: 60, epochs: 5, seeds: [1, 2], out: "results/gradients" },
   everyCellByDefault: true,
+  // Trained in this thread (lib/train.ts directly): --threads is refused rather than ignored.
+  takes: RUN_FLAGS.map((f) => f.name).filter((f) => f !== "threads"),
 }, Deno.args);
 parseOrExit(() => assertProbed(cfg.echoStep));
 // Every cell unless --cell names one.

@@ -2,9 +2,10 @@
  * The notebook's closing question, "how can we improve the long-term memory
  * of an RNN?", answered over many seeds: at echo 10 with the notebook's data
  * and optimizer, each remedy below trains `--seeds` replicas for `--epochs`.
- * Configurations run as separate processes, `--jobs` at a time.
+ * Configurations run as separate processes, `--jobs` at a time, each over
+ * `--threads` workers (the cores divided between them, lib/sweep.ts).
  *
- *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--only lstm-h60,gru-h60] [--resume]
+ *   deno task exp:memory [--seeds 20] [--epochs 20] [--jobs 2] [--threads 1] [--only lstm-h60,gru-h60] [--resume]
  *
  * Records its flags in results/memory/sweep-<run id>.json, then writes
  * results/memory/<config>/<config>-<run id>.csv (every epoch of every seed)
@@ -16,6 +17,7 @@
  */
 import { parse } from "csv-parse/sync";
 import {
+  defaultThreads,
   type Flag,
   isDirectory,
   MAX_REPLICAS,
@@ -27,7 +29,7 @@ import {
   UsageError,
   useBackendOrExit,
 } from "../lib/cli.ts";
-import { runSweep, type SweepResult } from "../lib/sweep.ts";
+import { divideCores, runSweep, type SweepResult } from "../lib/sweep.ts";
 import { stopChildrenOnSignals } from "../lib/parent_watch.ts";
 import { SweepProgress } from "../lib/sweep_progress.ts";
 import {
@@ -57,6 +59,11 @@ const FLAGS = [
     default: navigator.hardwareConcurrency,
     show: "all cores",
     help: "configs run at once, each a process of its own",
+  },
+  {
+    ...RUN_FLAG.threads,
+    show: "the cores divided by --jobs, at least 1",
+    help: "workers in each config's process; --jobs x --threads at most the cores",
   },
   {
     name: "only",
@@ -97,7 +104,7 @@ shows configs and seeds done, time elapsed and left. SIGINT or SIGTERM ends ever
 --resume: the same command again, after an interruption, continues the latest sweep recorded in --out: it skips
 every config whose CSV is complete (a phase=test row for every seed, at --epochs, from a run since that sweep began),
 reruns the others, and says which. --seeds, --epochs, --backend and --only must be as recorded (else exit 2, naming
-the flag); --jobs and --max-memory may change. Without --resume every config runs again.`;
+the flag); --jobs, --threads and --max-memory may change. Without --resume every config runs again.`;
 
 /** --resume runs a sweep, so it cannot go with --summary-only, which runs none. */
 function assertResumable(resume: boolean, summaryOnly: boolean): void {
@@ -111,13 +118,13 @@ function assertSummarisable(out: string): void {
 }
 
 /** The sweep's settings from its flags, checked against each other and, with --resume, the sweep it resumes. */
-function config({ values: v }: Parsed<typeof FLAGS>) {
+function config({ values: v, given }: Parsed<typeof FLAGS>) {
   assertResumable(v.resume, v["summary-only"]);
   if (v["summary-only"]) assertSummarisable(v.out);
   const cfg = {
     seeds: v.seeds,
     epochs: v.epochs,
-    jobs: v.jobs,
+    ...divideCores(v.jobs, given.has("jobs"), given.has("threads") ? v.threads : null, defaultThreads(v.backend)),
     backend: v.backend,
     maxMemory: v["max-memory"],
     out: v.out,
@@ -141,7 +148,7 @@ const { resumes, ...cfg } = parseCommandOrExit({ task: TASK, flags: FLAGS, notes
 /** A config's flags for its child, checked here as the child will check them (memory, zero fill, ...). */
 const childArgs = (id: string) =>
   [...CONFIGS[id], "--echo-step", "10", "--seeds", String(cfg.seeds), "--epochs", String(cfg.epochs)]
-    .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory)]);
+    .concat(["--backend", cfg.backend, "--max-memory", String(cfg.maxMemory), "--threads", String(cfg.threads)]);
 if (!cfg.summaryOnly) {
   // Bad input is found before anything is written: each config's flags, and a named backend that cannot load.
   parseOrExit(() => {
@@ -168,7 +175,7 @@ if (!cfg.summaryOnly) {
     runId,
     since: resumes?.since ?? runId,
     flags: shapingFlags(cfg),
-    other: { "--jobs": String(cfg.jobs), "--max-memory": String(cfg.maxMemory) },
+    other: { "--jobs": String(cfg.jobs), "--threads": String(cfg.threads), "--max-memory": String(cfg.maxMemory) },
     configs: ids,
   };
   console.log(`sweep ${runId}: flags recorded in ${writeSweepRecord(cfg.out, record)}`);

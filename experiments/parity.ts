@@ -7,13 +7,14 @@
  * (Wilson 95% intervals, Fisher's exact test) and where their final test
  * accuracies plateau.
  *
- *   deno task exp:parity [--only echo3-rnn-h4] [--jobs 2] [--shard i/n] [--max-seeds N] [--summary-only]
+ *   deno task exp:parity [--only echo3-rnn-h4] [--jobs 2] [--threads 1] [--shard i/n] [--max-seeds N] [--summary-only]
  *
  * Seeds 1..N of each side (their RNGs differ, so a seed means different bits
  * and weights on each side). `--shard i/n` runs every n-th seed from the i-th
  * on both sides, e.g. one shard per machine; seeds already in a per-seed CSV
  * under --out are skipped, so every rerun resumes (`--resume` is accepted, the
- * same as without it). Children die with the run (lib/parent_watch.ts); an
+ * same as without it). Each echolab child trains over `--threads` workers, the
+ * cores divided between them and `--jobs` (lib/sweep.ts). Children die with the run (lib/parent_watch.ts); an
  * echolab child's log grows as it prints. Writes
  * results/parity/torch/<config>-<mode>-shard<i>of<n>-job<j>.csv (a row per
  * seed as it finishes), results/parity/echolab/<config>-<mode>-<run id>.csv
@@ -29,6 +30,7 @@ import {
   parseCommandOrExit,
   type Parsed,
   parseOrExit,
+  RUN_FLAG,
   shardFlag,
   UsageError,
 } from "../lib/cli.ts";
@@ -37,7 +39,7 @@ import { stringify } from "csv-stringify/sync";
 import { CsvLog, formatCsvValue, newRunId } from "../lib/csv_log.ts";
 import { writeFileAtomic } from "../lib/durable.ts";
 import { isStopping, spawnChild, stopChildrenOnSignals } from "../lib/parent_watch.ts";
-import { runLogged } from "../lib/sweep.ts";
+import { divideCores, runLogged } from "../lib/sweep.ts";
 import { SweepProgress } from "../lib/sweep_progress.ts";
 import {
   echolabSeedRows,
@@ -99,6 +101,11 @@ const FLAGS = [
     help: "the configs to run",
   },
   { name: "jobs", type: "int", min: 1, max: 256, default: 2, help: "units run at once, each a process of its own" },
+  {
+    ...RUN_FLAG.threads,
+    show: "the cores divided by --jobs, at least 1",
+    help: "workers in each echolab unit's process; --jobs x --threads at most the cores",
+  },
   shardFlag(
     MAX_SHARDS,
     "every n-th seed from the i-th, on both sides, {range} (default {default}); e.g. one shard per machine",
@@ -131,11 +138,11 @@ function assertSummarisable(out: string): void {
 }
 
 /** The run's settings from its flags. */
-function config({ values: v }: Parsed<typeof FLAGS>) {
+function config({ values: v, given }: Parsed<typeof FLAGS>) {
   if (v["summary-only"]) assertSummarisable(v.out);
   return {
     only: v.only,
-    jobs: v.jobs,
+    ...divideCores(v.jobs, given.has("jobs"), given.has("threads") ? v.threads : null),
     ...v.shard,
     maxSeeds: v["max-seeds"],
     out: v.out,
@@ -192,6 +199,8 @@ async function echolabUnit(c: ParityConfig, mode: (typeof MODES)[number], seeds:
     name,
     "--out",
     dir,
+    "--threads",
+    String(cfg.threads),
     ...(mode === "fixed" ? ["--fixed-series"] : []),
   ];
   const runId = newRunId();

@@ -1,28 +1,28 @@
 import { quietTfjsWarnings, tf } from "./tf.ts";
-import { describeBackend, useBackend } from "./backend.ts";
+import { type BackendName, describeBackend, useBackend } from "./backend.ts";
 import {
   assertRunMemory,
   assertTakes,
   assertWritable,
   firstLine,
+  flagGiven,
   type Knobs,
   parseOrExit,
   parseRunArgs,
   RUN_COLUMNS,
   runCells,
   type RunConfig,
+  threadsOn,
   usage,
   UsageError,
 } from "./cli.ts";
 import { assertKernelFits, type KernelChoice } from "./kernels/mod.ts";
 import { CsvLog, type CsvValue, newRunId } from "./csv_log.ts";
-import { EchoData } from "./echo_data.ts";
 import { DATA_GENERATOR } from "./echo_bits.ts";
-import { SimpleRNN } from "./models.ts";
-import { makeOptimizer } from "./optim.ts";
 import { exitWhenParentDies } from "./parent_watch.ts";
 import { Progress } from "./progress.ts";
-import { echoCheck, testEpoch, trainEpoch } from "./train.ts";
+import { replicaTrainer } from "./threads.ts";
+import type { EchoCheck } from "./train.ts";
 
 /** Test accuracy (%) at or above which a replica counts as a success. */
 export const SUCCESS_ACCURACY = 99;
@@ -108,17 +108,7 @@ export function assertRunsHere(cfg: RunConfig): KernelChoice {
   return choice;
 }
 
-/** Each replica's echo data for a run configuration; `stream` keeps train and test data apart. */
-export function echoDataFor(cfg: RunConfig, stream: string): EchoData[] {
-  return EchoData.forSeeds(cfg.seeds, {
-    echoStep: cfg.echoStep,
-    batchSize: cfg.batch,
-    seriesLength: cfg.series,
-    truncatedLength: cfg.bptt,
-    stream,
-    fixedSeries: cfg.fixedSeries,
-  });
-}
+export { echoDataFor } from "./replicas.ts";
 
 const pct = (x: number) => `${x.toFixed(1)}%`;
 
@@ -138,36 +128,36 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     console.error(`error: ${(err as Error).message}`);
     Deno.exit(2);
   }
-  const { reason } = parseOrExit(() => assertRunsHere(cfg));
+  const { reason } = parseOrExit(() => {
+    cfg.threads = threadsOn(cfg.backend, tf.getBackend(), cfg.threads, flagGiven(argv, "threads")); // auto resolved
+    return assertRunsHere(cfg);
+  });
   const S = cfg.seeds.length;
   const name = cfg.name || spec.name;
   console.log(describeBackend(backend));
-  console.log(`config: ${configLine({ experiment: name, ...cfg, name: "", seeds: compactSeeds(cfg.seeds) })}`);
+  console.log(
+    `config: ${configLine({ experiment: name, ...cfg, name: "", seeds: compactSeeds(cfg.seeds), threads: "" })}`,
+  );
   console.log(`kernel: ${reason}`);
 
-  // A raised --max-memory can still ask for more than the machine has: the allocation fails catchably here,
-  // before any file is written.
-  const [trainData, testData] = parseOrExit(() => {
-    try {
-      return [echoDataFor(cfg, "train"), echoDataFor(cfg, "test")];
-    } catch (err) {
-      if (!(err instanceof RangeError)) throw err;
-      throw new UsageError(
-        `the data of --seeds ${cfg.seeds.length} x --batch ${cfg.batch} x --series ${cfg.series} could not be ` +
-          `allocated (${firstLine(err)}); lower those flags`,
-      );
-    }
-  });
-  const model = new SimpleRNN({
-    cell: cfg.cell,
-    hidden: cfg.hidden,
-    layers: cfg.layers,
-    seeds: cfg.seeds,
-    identityScale: cfg.identityScale,
-    kernel: cfg.kernel,
-  });
-  const optimizer = makeOptimizer(cfg.optimizer, model.variables, cfg.lr, cfg.kernel);
-  console.log(`model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${model.parameterCount} parameters, ${S} replica(s)`);
+  // The replicas, split over --threads workers (lib/threads.ts) or trained here. A raised --max-memory can still
+  // ask for more than the machine has: the allocation fails catchably here, before any file is written.
+  const progress = new Progress();
+  const trainer = await replicaTrainer(cfg, cfg.threads, tf.getBackend() as BackendName, progress.enabled)
+    .catch((err) =>
+      parseOrExit(() => {
+        if (!(err instanceof RangeError)) throw err;
+        throw new UsageError(
+          `the data of --seeds ${cfg.seeds.length} x --batch ${cfg.batch} x --series ${cfg.series} could not be ` +
+            `allocated (${firstLine(err)}); lower those flags`,
+        );
+      })
+    );
+  const threads = Math.min(cfg.threads, S); // said here, not in the config line: it changes no result
+  console.log(
+    `model: ${cfg.cell} ${cfg.layers}x${cfg.hidden}, ${trainer.parameters} parameters, ${S} replica(s)` +
+      (threads > 1 ? ` over ${threads} threads` : ""),
+  );
 
   const runId = newRunId();
   const log = CsvLog.create(`${cfg.out}/${name}-${runId}.csv`, CSV_COLUMNS);
@@ -176,27 +166,21 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     run_id: runId,
     seed: cfg.seeds[r],
     backend: backend.name,
-    kernel: model.kernelChoice().kernel.recurrence,
+    kernel: trainer.recurrence,
     kernel_reason: reason,
     data_generator: DATA_GENERATOR,
     ...runCells(cfg),
-    parameters: model.parameterCount,
+    parameters: trainer.parameters,
   });
   const tag = (r: number) => (S > 1 ? `[seed ${cfg.seeds[r]}] ` : "");
-  const alive: boolean[] = Array(S).fill(true);
-  const progress = new Progress();
+  let alive: boolean[] = Array(S).fill(true);
 
-  let state: tf.Tensor3D[] | null = null;
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     progress.begin(`epoch ${epoch}/${cfg.epochs}`);
-    const res = await trainEpoch(model, optimizer, trainData, state, {
-      clip: cfg.clip,
-      alive,
-      onStep: (d, n, l, a) => progress.update(d, n, l, a),
-    });
+    const res = await trainer.train((d, n, l, a) => progress.update(d, n, l, a));
     progress.end();
-    state = res.state;
+    alive = res.alive;
     const seconds = (performance.now() - t0) / 1000;
     const rows = cfg.seeds.map((_, r) => {
       const acc = (res.correct[r] / res.digits) * 100;
@@ -220,15 +204,14 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
 
   const t0 = performance.now();
   progress.begin("test");
-  const test = await testEpoch(model, testData, state, (d, n, l, a) => progress.update(d, n, l, a));
+  const test = await trainer.test((d, n, l, a) => progress.update(d, n, l, a));
   progress.end();
-  tf.dispose(test.state);
   const testAccuracy = test.correct.map((c) => (c / test.digits) * 100);
   testAccuracy.forEach((a, r) => console.log(`${tag(r)}Test accuracy: ${alive[r] ? pct(a) : "diverged"}`));
 
   // The notebook's 100-digit sequence, longer for a long echo: at least echoStep digits are checked past it.
   const checkLength = Math.max(100, 2 * cfg.echoStep);
-  const checks = spec.echoCheck ? await echoCheck(model, cfg.seeds, cfg.echoStep, checkLength) : null;
+  const checks = spec.echoCheck ? await trainer.echoCheck(checkLength) : null;
   if (checks) printEchoChecks(checks, cfg.seeds, tag, alive);
   log.append(...cfg.seeds.map((_, r) => ({
     ...common(r),
@@ -247,13 +230,12 @@ export async function runExperiment(spec: ExperimentSpec, argv: string[] = Deno.
     `success rate: ${successes}/${S} seeds reached >= ${SUCCESS_ACCURACY}% test accuracy` +
       (diverged.some(Boolean) ? `, ${diverged.filter(Boolean).length} diverged` : ""),
   );
-  optimizer.dispose();
-  model.dispose();
+  await trainer.dispose();
   return { config: cfg, csvPath: log.path, testAccuracy, diverged, successes };
 }
 
 function printEchoChecks(
-  checks: Awaited<ReturnType<typeof echoCheck>>,
+  checks: EchoCheck[],
   seeds: number[],
   tag: (r: number) => string,
   alive: boolean[],

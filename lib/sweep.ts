@@ -1,7 +1,7 @@
 /**
  * Runs independent experiment configurations as child processes, `jobs` at a
- * time, so a sweep uses every core (tfjs's cpu and wasm backends use one
- * core per process). Each child is an ordinary experiment script run with
+ * time, each with `--threads` workers (lib/threads.ts), so that a sweep uses
+ * every core and never more ({@linkcode divideCores}). Each child is an ordinary experiment script run with
  * flags; its output goes to a log file beside its CSV as it arrives, named
  * with the sweep's run id so that no earlier log is overwritten. Children
  * die with the sweep (lib/parent_watch.ts): SIGINT or SIGTERM of the sweep
@@ -9,6 +9,42 @@
  */
 import { DurableAppender } from "./durable.ts";
 import { isStopping, spawnChild } from "./parent_watch.ts";
+import { UsageError } from "./usage_error.ts";
+
+/** A sweep's children at once and the threads of each, from {@linkcode divideCores}. */
+export interface CoreShare {
+  jobs: number;
+  threads: number;
+}
+
+/**
+ * The cores divided between a sweep's `--jobs` (children at once) and each
+ * child's `--threads`: without `--threads`, each child gets
+ * `floor(cores / jobs)` threads, at least 1 (so `--jobs` alone may still ask
+ * for more children than cores, one thread each, as before); with
+ * `--threads T` and no `--jobs`, `floor(cores / T)` children at once, at
+ * least 1. `jobs` is `--jobs` or, when `jobsGiven` is false, the sweep's own
+ * default; `most` caps the threads a child gets by default (1 where the
+ * sweep's backend runs in one thread: `defaultThreads(backend)`). Throws a {@linkcode UsageError} naming both flags where `--threads`
+ * is given and jobs x threads exceeds the cores.
+ */
+export function divideCores(
+  jobs: number,
+  jobsGiven: boolean,
+  threads: number | null,
+  most = Infinity,
+  cores: number = navigator.hardwareConcurrency,
+): CoreShare {
+  if (threads === null) return { jobs, threads: Math.max(1, Math.min(most, Math.floor(cores / jobs))) };
+  const share = { jobs: jobsGiven ? jobs : Math.max(1, Math.floor(cores / threads)), threads };
+  if (share.jobs * share.threads > cores) {
+    throw new UsageError(
+      `--jobs ${share.jobs} x --threads ${threads} is ${share.jobs * threads} threads, more than the ${cores} ` +
+        `core(s) here; lower --jobs or --threads`,
+    );
+  }
+  return share;
+}
 
 /** One configuration of a sweep. */
 export interface SweepJob {

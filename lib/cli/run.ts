@@ -34,6 +34,8 @@ export interface RunConfig {
   fixedSeries: boolean;
   backend: BackendName;
   kernel: KernelKind;
+  /** `--threads`: workers the replicas are split over (lib/threads.ts); changes no result. */
+  threads: number;
   out: string;
   /** `--max-memory`, GiB: the largest estimated run allowed. */
   maxMemory: number;
@@ -44,6 +46,12 @@ export type Knobs = Partial<RunConfig> & { seed?: number };
 
 /** Default of `--max-memory`, GiB. */
 export const DEFAULT_MAX_MEMORY_GIB = 4;
+
+/** The most workers one run may ask for (`--threads`, lib/threads.ts); the default is every core, up to it. */
+export const MAX_THREADS = 256;
+
+/** Backends whose replicas may be split over workers: tfjs's pure CPU backends, one wasm instance per worker. */
+const THREADED = ["cpu", "wasm"];
 
 /** The notebook's settings (cells 2, 11, 12): what every experiment starts from. */
 export const NOTEBOOK: RunConfig = {
@@ -64,6 +72,7 @@ export const NOTEBOOK: RunConfig = {
   fixedSeries: false,
   backend: "auto",
   kernel: "auto",
+  threads: defaultThreads("auto"),
   out: "results",
   maxMemory: DEFAULT_MAX_MEMORY_GIB,
 };
@@ -189,6 +198,16 @@ const ROWS = [
     help: "{range}: fused sequence ops and optimizer, or op by op",
   },
   {
+    name: "threads",
+    type: "int",
+    min: 1,
+    max: MAX_THREADS,
+    key: "threads",
+    help: "split the replicas over N workers of this process, each with its own tfjs (cpu and wasm; where auto " +
+      "loads another backend, 1); results are the same for any N",
+    show: "every core on cpu and wasm, 1 on webgpu",
+  },
+  {
     name: "out",
     type: "dir",
     key: "out",
@@ -297,6 +316,36 @@ export function assertIrnnOnly(cells: readonly CellKind[], cell: CellKind): void
 }
 
 /**
+ * `--threads`' default on `backend` (a flag value, or the name of the tfjs
+ * backend loaded): every core, up to {@linkcode MAX_THREADS}, where the
+ * replicas may be split over workers (cpu, wasm, and auto until it is
+ * loaded), else 1.
+ */
+export function defaultThreads(backend: string): number {
+  return THREADED.includes(backend) || backend === "auto"
+    ? Math.max(1, Math.min(navigator.hardwareConcurrency, MAX_THREADS))
+    : 1;
+}
+
+/**
+ * The threads a run uses: `--threads` as `threads` when it was given, else
+ * {@linkcode defaultThreads}. `backend` is the `--backend` named, `loaded`
+ * the tfjs backend loaded (the same until `auto` is resolved). Throws a
+ * {@linkcode UsageError} for `--threads` over 1 with a named backend that
+ * runs in one thread (webgpu, node: one device or one native library per
+ * process); where `auto` loads one of those, the run takes one thread.
+ */
+export function threadsOn(backend: string, loaded: string, threads: number, given: boolean): number {
+  if (!given) return defaultThreads(loaded);
+  if (threads <= 1 || THREADED.includes(loaded) || loaded === "auto") return threads;
+  if (backend === "auto") return 1;
+  throw new UsageError(
+    `--threads ${threads} needs --backend cpu or wasm (workers of one process); --backend ${backend} runs in one ` +
+      `thread (--threads 1)`,
+  );
+}
+
+/**
  * {@linkcode assertMemory} for a run configuration on `backend` (a flag
  * value before a backend is loaded, or the loaded tfjs backend's name after),
  * counted for the recurrence that will run there.
@@ -360,6 +409,7 @@ export function parseRunArgs(
   const cfg = Object.fromEntries(Object.keys(NOTEBOOK).map((k) => [k, byKey[k]])) as unknown as RunConfig;
   assertDivides(cfg.series, cfg.bptt);
   assertMeasures(cfg.echoStep, cfg.series);
+  cfg.threads = threadsOn(cfg.backend, cfg.backend, cfg.threads, given.has("threads"));
   if (given.has("identity-scale")) {
     assertIrnnOnly(opts.everyCellByDefault && !given.has("cell") ? CELLS : [cfg.cell], cfg.cell);
   }
