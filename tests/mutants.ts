@@ -18,6 +18,8 @@ export interface Mutant {
   what: string;
   file: string;
   edits: [find: string, replace: string][];
+  /** The file is a wasm source (wasm/src/): the copy's modules are rebuilt before its tests run. */
+  rebuild?: boolean;
 }
 
 export const MUTANTS: Mutant[] = [
@@ -211,6 +213,36 @@ export const MUTANTS: Mutant[] = [
     ]],
   },
   {
+    id: "step-chunk-carry",
+    what: "CPU wasm step: state not carried across chunks (zeros copied in)",
+    file: "lib/kernels/cpu/step.ts",
+    edits: [[
+      "f32.set(t.dataSync() as Float32Array, mem.stateIn + i * stateFloats)",
+      "f32.fill(0, mem.stateIn + i * stateFloats, mem.stateIn + (i + 1) * stateFloats)",
+    ]],
+  },
+  {
+    id: "step-clip-skipped",
+    what: "CPU wasm step: the per-replica gradient-norm clip skipped",
+    file: "wasm/src/step.ts",
+    edits: [["if (clip > 0) {", "if (clip < 0) {"]],
+    rebuild: true,
+  },
+  {
+    id: "step-adam-no-bias",
+    what: "CPU wasm step: Adam without bias correction",
+    file: "wasm/src/step.ts",
+    edits: [["const stepSize = lr / c1, sc2 = Mathf.sqrt(c2);", "const stepSize = lr, sc2: f32 = 1;"]],
+    rebuild: true,
+  },
+  {
+    id: "step-gru-reset-grad",
+    what: "CPU wasm step: GRU reset gate's derivative without its sigmoid' factor (1 - r)",
+    file: "wasm/src/step.ts",
+    edits: [["const dr = dn * hn * reset * (<f64>1 - reset);", "const dr = dn * hn * reset;"]],
+    rebuild: true,
+  },
+  {
     id: "append-no-cut",
     what: "a failed CSV append is not cut back to the last whole row",
     file: "lib/durable.ts",
@@ -276,6 +308,25 @@ function apply(dir: string, m: Mutant): void {
     src = src.replace(find, () => replace);
   }
   Deno.writeTextFileSync(path, src);
+}
+
+/** Rebuilds the wasm modules of the copy in `dir` from its (mutated) sources, as `deno task build:wasm` does. */
+async function rebuildWasm(dir: string): Promise<void> {
+  const r = await new Deno.Command("deno", {
+    args: [
+      "run",
+      "--no-lock",
+      "--cached-only",
+      "--allow-read",
+      "--allow-env=CI",
+      "--allow-write=lib/kernels",
+      "wasm/build.ts",
+    ],
+    cwd: dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(`build:wasm failed in the mutant's copy:\n${dec.decode(r.stderr)}`);
 }
 
 /** Runs the fast tests in `dir`; returns the names of the tests that failed. */
@@ -372,6 +423,7 @@ if (import.meta.main) {
     const dir = await copyRepo();
     try {
       apply(dir, m);
+      if (m.rebuild) await rebuildWasm(dir);
       const r = await runTests(dir, true);
       const line = r.ok
         ? `SURVIVED  ${m.id.padEnd(22)} ${m.what}`
