@@ -24,6 +24,7 @@ import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./webgpu/layer.ts";
 import { assertFitsWebGpu, type BufferDims } from "./webgpu/limits.ts";
 import { UsageError } from "../usage_error.ts";
 import { webgpuUpdate } from "./webgpu/update.ts";
+import { webgpuStep } from "./webgpu/step.ts";
 
 export type * from "./kernel.ts";
 export { clipGradNorm } from "./op/step.ts";
@@ -88,14 +89,20 @@ function cpuKernel(cell: CellKind): Kernel {
   return WASM_STEP_CELLS.has(cell) ? CPU : { ...CPU, step: autogradStep };
 }
 
-/** WGSL layers and optimizer; the projections and head stay tfjs matmuls (fast on a GPU). */
+/**
+ * WGSL layers and optimizer; the projections and head stay tfjs matmuls (fast
+ * on a GPU). The training step is the fused WGSL step (`webgpu/step.ts`: two
+ * dispatches per tile of replicas, no tfjs op) at H up to 64 with
+ * `lib/optim.ts`'s optimizers on this family; elsewhere it runs
+ * `autogradStep` itself around these layers and updates.
+ */
 const WEBGPU: Kernel = {
   family: "webgpu",
   recurrence: "fused",
   layer: webgpuLayer,
   linear: opLinear,
   update: webgpuUpdate,
-  step: autogradStep,
+  step: webgpuStep,
 };
 
 /** What the choice depends on. */

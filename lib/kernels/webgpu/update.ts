@@ -10,7 +10,7 @@
 import { tf } from "../../tf.ts";
 import { type ProgramUniforms, runProgram, type WebGpuProgram } from "./program.ts";
 import { VariableMoments } from "../op/update.ts";
-import type { AliveMask, UpdateKernel } from "../kernel.ts";
+import type { AdamRule, AliveMask, RmspropRule, UpdateKernel } from "../kernel.ts";
 
 const GROUP = 64;
 
@@ -150,12 +150,43 @@ function maskValues(alive: AliveMask | undefined, replicas: number): tf.Tensor1D
   return tf.tensor1d(Array.from({ length: replicas }, (_, r) => (alive && !alive[r] ? 0 : 1)));
 }
 
+/**
+ * One optimizer step as the fused training step (`step.ts`) takes it: the
+ * optimizer's variables, its rule for this step (Adam's bias corrections
+ * counted) and its moments, which the step updates itself.
+ */
+export type CapturedUpdate =
+  | { kind: "rmsprop"; vars: tf.Variable[]; rule: RmspropRule; sq: tf.Variable[] }
+  | { kind: "adam"; vars: tf.Variable[]; rule: AdamRule; m: tf.Variable[]; v: tf.Variable[] };
+
+let capturing: ((u: CapturedUpdate) => void) | null = null;
+
+/**
+ * Runs `step` (an optimizer's `step([])` on this family) with the update
+ * captured instead of applied: the optimizer counts the step and hands over
+ * its rule and moments, and no program runs. Undefined where `step` did not
+ * reach this family's update. (`StepOptimizer.nextUpdate` gives the CPU
+ * family's moments as Float32Arrays; this is its WebGPU counterpart until
+ * that interface takes moments of every family.)
+ */
+export function captureUpdate(step: () => void): CapturedUpdate | undefined {
+  let got: CapturedUpdate | undefined;
+  capturing = (u) => (got = u);
+  try {
+    step();
+  } finally {
+    capturing = null;
+  }
+  return got;
+}
+
 /** RMSprop and Adam as WGSL programs, moments as tfjs variables on the device. */
 export const webgpuUpdate: UpdateKernel = {
   zeros: (vars) => new VariableMoments(vars),
 
   rmsprop(vars, grads, sq, alive, rule) {
     const squares = (sq as VariableMoments).values;
+    if (capturing) return capturing({ kind: "rmsprop", vars, rule, sq: squares });
     tf.tidy(() => {
       const mask = maskValues(alive, vars[0].shape[0]);
       vars.forEach((p, i) => {
@@ -168,6 +199,7 @@ export const webgpuUpdate: UpdateKernel = {
 
   adam(vars, grads, m, v, alive, rule) {
     const firsts = (m as VariableMoments).values, seconds = (v as VariableMoments).values;
+    if (capturing) return capturing({ kind: "adam", vars, rule, m: firsts, v: seconds });
     tf.tidy(() => {
       const mask = maskValues(alive, vars[0].shape[0]);
       vars.forEach((p, i) => {
