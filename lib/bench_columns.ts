@@ -4,7 +4,6 @@
  * lib/schemas.ts (`BENCH_CSV`), migrated by lib/migrations.ts.
  */
 import { macsPerReplicaStep } from "./macs.ts";
-import type { Migration } from "./migrations.ts";
 
 /** Columns of bench-*.csv: units in the names, one kind of value per column. */
 export const BENCH_COLUMNS = [
@@ -37,7 +36,7 @@ export function benchMacs(model: string): number {
 }
 
 /** The bench header before the best-PyTorch and f32x4-limit columns (before 2026-12-02, issue 16). */
-const BENCH_COLUMNS_SINGLE_SEED = [
+export const BENCH_COLUMNS_SINGLE_SEED = [
   "run_id",
   "impl",
   "backend",
@@ -58,22 +57,17 @@ const BENCH_COLUMNS_SINGLE_SEED = [
  * PyTorch figure, the per-row single-seed figure (it is in the run's
  * `pytorch` rows), the f32x4 limit and the fraction of it stay empty (not
  * measured then); `macs_per_replica_step` is the model's count on every
- * training-speed row.
+ * training-speed row. The fill of that migration (lib/migrations.ts).
  */
-export const BENCH_MIGRATION: Migration = {
-  name: "bench + best PyTorch and f32x4 limit",
-  from: BENCH_COLUMNS_SINGLE_SEED,
-  to: BENCH_COLUMNS,
-  fill: ({ ratio_to_torch, ...row }) => {
-    const speed = row.end_to_end_s === "";
-    return {
-      ...row,
-      torch_seed_steps_per_s: "",
-      torch_batched_replica_steps_per_s: "",
-      ratio_to_best_torch: ratio_to_torch,
-      macs_per_replica_step: speed ? String(benchMacs(row.model)) : "",
-      core_peak_macs_per_s: "",
-      fraction_of_peak: "",
-    };
-  },
-};
+export function fillBenchSingleSeed({ ratio_to_torch, ...row }: Record<string, string>): Record<string, string> {
+  const speed = row.end_to_end_s === "";
+  return {
+    ...row,
+    torch_seed_steps_per_s: "",
+    torch_batched_replica_steps_per_s: "",
+    ratio_to_best_torch: ratio_to_torch,
+    macs_per_replica_step: speed ? String(benchMacs(row.model)) : "",
+    core_peak_macs_per_s: "",
+    fraction_of_peak: "",
+  };
+}

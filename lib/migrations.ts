@@ -29,7 +29,7 @@
  *    The column goes after `kernel_reason` (experiment), `fixed_series`
  *    (gradients), `grid_id` (shards) and `mode` (parity).
  * 5. Bench CSVs with `ratio_to_torch` (before 2026-12-02, issue 16): see
- *    `BENCH_MIGRATION` in lib/bench_columns.ts.
+ *    `fillBenchSingleSeed` in lib/bench_columns.ts.
  *
  * A CSV older by several changes takes them in turn.
  */
@@ -38,7 +38,7 @@ import { stringify } from "csv-stringify/sync";
 import { CSV_COLUMNS } from "./experiment.ts";
 import { reasonsFor } from "./kernels/mod.ts";
 import type { CellKind } from "./cells.ts";
-import { BENCH_MIGRATION } from "./bench_columns.ts";
+import { BENCH_COLUMNS, BENCH_COLUMNS_SINGLE_SEED, fillBenchSingleSeed } from "./bench_columns.ts";
 import { LEGACY_DATA_GENERATOR } from "./echo_bits.ts";
 import { SHARD_COLUMNS } from "./capacity.ts";
 import { PER_SEED_COLUMNS, TORCH_DATA_GENERATOR } from "./parity.ts";
@@ -144,7 +144,12 @@ export const MIGRATIONS: Migration[] = [
     to: PER_SEED_COLUMNS,
     fill: (row) => ({ ...row, data_generator: row.side === "torch" ? TORCH_DATA_GENERATOR : LEGACY_DATA_GENERATOR }),
   },
-  BENCH_MIGRATION,
+  {
+    name: "bench + best PyTorch and f32x4 limit",
+    from: BENCH_COLUMNS_SINGLE_SEED,
+    to: BENCH_COLUMNS,
+    fill: fillBenchSingleSeed,
+  },
 ];
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((c, i) => c === b[i]);

@@ -8,6 +8,7 @@
  * pass vacuously. `deno task test:mutants` shows which mistakes each catches.
  */
 // mutants: fast 5
+import { echoBits, streamKey } from "../../lib/echo_bits.ts";
 import { assert } from "../_assert.ts";
 import { runScript } from "../_run.ts";
 import { tf } from "../../lib/tf.ts";
@@ -16,7 +17,6 @@ import { SimpleRNN, type State } from "../../lib/models.ts";
 import { RMSprop } from "../../lib/optim.ts";
 import { bceWithLogits } from "../../lib/loss.ts";
 import { echoCheck } from "../../lib/train.ts";
-import { Rng } from "../../lib/rng.ts";
 
 await tf.setBackend("cpu");
 
@@ -171,10 +171,10 @@ Deno.test("random-sequence check: a model that echoes k steps late scores every 
     const echo = shiftRegister(k, seeds);
     const checks = await echoCheck(echo, seeds, k, L);
     checks.forEach((c, r) => {
-      const rng = Rng.derive(seeds[r], "echo-check");
-      const input = Array.from({ length: L }, () => rng.bit());
-      assert.deepEqual([...c.input], input, "the sequence comes from the replica's seed");
-      assert.deepEqual([...c.output], input.map((_, t) => (t >= k ? input[t - k] : 0)), `echo ${k}: outputs`);
+      const input = new Uint8Array(L);
+      echoBits({ seed: seeds[r], stream: streamKey("echo-check"), draw: 0, row: 0 }, L, input);
+      assert.deepEqual(c.input, input, "the sequence comes from the replica's seed");
+      assert.deepEqual([...c.output], [...input].map((_, t) => (t >= k ? input[t - k] : 0)), `echo ${k}: outputs`);
       assert.equal(c.checked, L - k);
       assert.equal(c.correct, L - k, `echo ${k}: a perfect echo must score ${L - k}`);
     });
