@@ -203,9 +203,9 @@ const ROWS = [
     min: 1,
     max: MAX_THREADS,
     key: "threads",
-    help: "split the replicas over N workers of this process, each with its own tfjs (cpu and wasm; where auto " +
-      "loads another backend, 1); results are the same for any N",
-    show: "every core on cpu and wasm, 1 on webgpu",
+    help: "workers of this process the replicas are split over, {range}, each with its own tfjs (cpu and wasm; 1 " +
+      "where auto loads another backend); results are the same for any N",
+    show: "every core on cpu and wasm, else 1",
   },
   {
     name: "out",

@@ -422,6 +422,30 @@ const OTHER_EXPERIMENT_FLAGS: Case[] = [
   ["exp:gradients", ["--backend", "gpu"], /^error: --backend must be one of .*got "gpu"$/],
 ].map(([task, args, err]) => flag(task as string, args as string[], err as RegExp));
 
+/** --threads (issue 16, part 3): its range, the backends that run in one thread, scripts that train in one, sweeps' cores. */
+const BOTH = (jobs: number, threads: number) =>
+  new RegExp(`^error: --jobs ${jobs} x --threads ${threads} is ${jobs * threads} threads, more than the \\d+ core`);
+const THREADS_FLAGS: Case[] = [
+  flag("exp:echo3", ["--threads", "0"], intRange("threads", 1, 256, "0")),
+  flag("exp:echo3", ["--threads", "257"], intRange("threads", 1, 256, "257")),
+  flag("exp:echo10-h60", ["--threads", "1.5"], intRange("threads", 1, 256, "1.5")),
+  flag("exp:echo10-h4", ["--threads", "2", "--threads", "2"], twice("threads")),
+  flag(
+    "exp:echo3",
+    ["--threads", "2", "--backend", "webgpu"],
+    line(
+      "--threads 2 needs --backend cpu or wasm (workers of one process); --backend webgpu runs in one thread " +
+        "(--threads 1)",
+    ),
+  ),
+  flag("exp:data", ["--threads", "2"], /^error: --threads does not apply to exp:data \(it takes /),
+  flag("exp:gradients", ["--threads", "2"], /^error: --threads does not apply to exp:gradients \(it takes /),
+  flag("exp:memory", ["--threads", "0"], intRange("threads", 1, 256, "0")),
+  flag("exp:memory", ["--jobs", "256", "--threads", "256"], BOTH(256, 256)),
+  flag("exp:parity", ["--threads", "-1"], intRange("threads", 1, 256, "-1")),
+  flag("exp:parity", ["--jobs", "200", "--threads", "200"], BOTH(200, 200)),
+];
+
 const SHARD_RE = (got: string) => line(`--shard must be i/n with 1 <= i <= n <= 10000, got "${got}"`);
 
 const CAPACITY_FLAGS: Case[] = [
@@ -1361,6 +1385,7 @@ export const CASES: Case[] = [
     48,
   ]),
   ...fastAt(OTHER_EXPERIMENT_FLAGS, [0, 2, 5, 7, 10, 13, 18, 19, 21, 25, 28, 29]),
+  ...THREADS_FLAGS,
   ...fastAt(CAPACITY_FLAGS, [0, 1, 3, 6, 7, 8, 9, 12, 14, 15, 19, 21]),
   ...fastAt(MEMORY_FLAGS, [0, 3, 6, 8, 9, 11, 14, 15, 16, 18, 19]),
   ...fastAt(PARITY_FLAGS, [0, 2, 4, 6, 9]),
