@@ -81,6 +81,19 @@ export const MUTANTS: Mutant[] = [
     ]],
   },
   {
+    id: "bits-row-ignored",
+    what: "the wasm generator draws every batch row's bits from row 0's counter",
+    file: "wasm/src/data.ts",
+    edits: [["let c1 = i32x4.splat(row);", "let c1 = i32x4.splat(0);"]],
+    rebuild: true,
+  },
+  {
+    id: "bits-draw-stuck",
+    what: "EchoData draws series 0 again at every chunk 0 (the draw counter does not advance)",
+    file: "lib/echo_data.ts",
+    edits: [["const draw = ++this.draw;", "const draw = (this.draw = 0);"]],
+  },
+  {
     id: "no-zero-fill",
     what: "targets not zero-filled for t < echo (np.roll without the zeroing)",
     file: "lib/echo_data.ts",
