@@ -92,7 +92,10 @@ function defaultReadEvery(): number {
  * replica's gradient is exactly its own. A replica whose loss is not finite
  * is frozen from the step it diverged in. On a GPU the tallies (alive, loss,
  * correct digits) stay on the device and are read every `readEvery` steps
- * (`lib/tally.ts`), so the GPU never waits for the CPU between steps.
+ * (`lib/tally.ts`), so the GPU never waits for the CPU between steps. Where
+ * the kernel runs whole epochs (`Kernel.epoch`: the CPU family's wasm module)
+ * and no `onGrads` hook is set, the epoch is its, with the same results; its
+ * tallies are read every few chunks (`onStep` then) and after the last.
  */
 export async function trainEpoch(
   model: SimpleRNN,
@@ -105,10 +108,26 @@ export async function trainEpoch(
   const alive = opts.alive ?? Array(S).fill(true);
   const correct = Array(S).fill(0), loss = Array(S).fill(NaN);
   const onCpu = tensorsOnHost();
+  const { step, epoch } = model.kernelChoice().kernel;
+  const perStep = datas[0].batchSize * datas[0].truncatedLength;
+  const report = (done: number) => {
+    if (!opts.onStep) return;
+    const live = alive.map((a, r) => (a ? r : -1)).filter((r) => r >= 0);
+    const meanLoss = live.reduce((a, r) => a + loss[r], 0) / Math.max(1, live.length);
+    const meanAcc = live.reduce((a, r) => a + correct[r], 0) / Math.max(1, live.length) / (done * perStep) * 100;
+    opts.onStep(done, n, meanLoss, meanAcc);
+  };
+  // The kernel's whole epoch where it has one (the same steps, parameters and state kept to itself between
+  // chunks, tallies read every few), unless the debug hook needs each step's gradients.
+  const whole = epoch && onCpu && !opts.onGrads
+    ? epoch(model, optimizer, { datas, state, clip: opts.clip, alive, loss, correct, onRead: report })
+    : null;
+  if (whole) {
+    disposeState(state);
+    return { correct, loss, digits: n * perStep, state: whole.state };
+  }
   const tally = onCpu ? new HostTally(alive, loss, correct) : new DeviceTally(alive, loss, correct);
   const every = onCpu ? 1 : Math.max(1, opts.readEvery ?? GPU_READ_EVERY);
-  const { step } = model.kernelChoice().kernel;
-  const perStep = datas[0].batchSize * datas[0].truncatedLength;
   for (let i = 0; i < n; i++) {
     const { x, y } = stackChunks(datas, i);
     const out = step(model, optimizer, {
@@ -127,12 +146,7 @@ export async function trainEpoch(
     state = next;
     if ((i + 1) % every !== 0 && i + 1 !== n) continue;
     await tally.read();
-    if (opts.onStep) {
-      const live = alive.map((a, r) => (a ? r : -1)).filter((r) => r >= 0);
-      const meanLoss = live.reduce((a, r) => a + loss[r], 0) / Math.max(1, live.length);
-      const meanAcc = live.reduce((a, r) => a + correct[r], 0) / Math.max(1, live.length) / ((i + 1) * perStep) * 100;
-      opts.onStep(i + 1, n, meanLoss, meanAcc);
-    }
+    report(i + 1);
   }
   tally.dispose();
   return { correct, loss, digits: n * perStep, state: state! };

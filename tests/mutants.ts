@@ -256,6 +256,20 @@ export const MUTANTS: Mutant[] = [
     rebuild: true,
   },
   {
+    id: "epoch-chunk-carry",
+    what: "CPU wasm epoch: state not carried across chunks (each chunk starts from the epoch's state in)",
+    file: "wasm/src/step.ts",
+    edits: [["memory.copy(eStateIn, eStateOut, <usize>(nState * S * eB * eH) << 2);", ""]],
+    rebuild: true,
+  },
+  {
+    id: "epoch-freeze-skipped",
+    what: "CPU wasm epoch: a replica whose loss is not finite is not frozen (it keeps training on NaN)",
+    file: "wasm/src/step.ts",
+    edits: [["if (ld(eAlive, s) != 0 && !isFinite<f32>(ld(eLoss, s))) st(eAlive, s, 0);", ""]],
+    rebuild: true,
+  },
+  {
     id: "append-no-cut",
     what: "a failed CSV append is not cut back to the last whole row",
     file: "lib/durable.ts",

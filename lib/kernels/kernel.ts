@@ -162,6 +162,55 @@ export interface StepOutput {
  */
 export type TrainStep = (model: StepModel, optimizer: StepOptimizer, input: StepInput) => StepOutput;
 
+/** What a whole epoch reads of each replica's data: `lib/echo_data.ts`'s `EchoData`. */
+export interface EpochData {
+  readonly batchSize: number;
+  readonly truncatedLength: number;
+  readonly seriesLength: number;
+  /** Chunks in the series. */
+  readonly length: number;
+  /** Chunk `index` (0 first draws a new series unless the series is fixed); the epoch calls it for chunk 0 only. */
+  chunk(index: number): unknown;
+  /** The current series, `[batch, series]`, one byte a bit: what `chunk` cuts its chunks from. */
+  readonly xBatch: Uint8Array;
+  readonly yBatch: Uint8Array;
+}
+
+/** One training epoch's data, state, options and tallies. */
+export interface EpochInput {
+  /** One per replica, all of one shape, with the model's input size 1. */
+  datas: EpochData[];
+  /** State carried in (null: zeros); owned by the caller. */
+  state: tf.Tensor3D[] | null;
+  /** Per-replica global gradient-norm clip; 0 or undefined: none. */
+  clip?: number;
+  /**
+   * Replicas still training, one flag each, updated at every read: a replica whose loss is not finite is marked
+   * false and keeps its parameters and moments from the step it diverged in.
+   */
+  alive: boolean[];
+  /** Each replica's last loss while alive (NaN before its first), and its right digits this epoch: set at reads. */
+  loss: number[];
+  correct: number[];
+  /**
+   * Called after chunk `done` (1-based) once `alive`, `loss` and `correct` hold the counts up to it: every few
+   * chunks (often enough for a progress bar, rarely enough to cost under 1%) and after the last.
+   */
+  onRead?: (done: number) => void;
+}
+
+/**
+ * A whole training epoch for a block of replicas, as `trainEpoch` runs it chunk by chunk with a `TrainStep`
+ * (the same data, arithmetic and order of operations), the family keeping parameters, moments, state and tallies
+ * to itself between chunks. Returns the state out (owned by the caller), or null, having changed nothing, where it
+ * cannot run (the caller then runs the steps).
+ */
+export type TrainEpoch = (
+  model: StepModel,
+  optimizer: StepOptimizer,
+  input: EpochInput,
+) => { state: tf.Tensor3D[] } | null;
+
 /** A kernel: the parts a model, an optimizer and the training loop run on. */
 export interface Kernel {
   /** Where the optimizer runs (and the recurrence, unless `recurrence` is "op"). */
@@ -172,4 +221,6 @@ export interface Kernel {
   linear: LinearKernel;
   update: UpdateKernel;
   step: TrainStep;
+  /** A whole epoch, where the family runs one (`trainEpoch` takes it unless a debug hook, `onGrads`, is set). */
+  epoch?: TrainEpoch;
 }

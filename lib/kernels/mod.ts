@@ -20,6 +20,7 @@ import { autogradStep } from "./op/step.ts";
 import { cpuLayer, cpuLinear } from "./cpu/layer.ts";
 import { cpuUpdate } from "./cpu/update.ts";
 import { cpuStep } from "./cpu/step.ts";
+import { cpuEpoch } from "./cpu/epoch.ts";
 import { WEBGPU_MAX_HIDDEN, webgpuLayer } from "./webgpu/layer.ts";
 import { assertFitsWebGpu, type BufferDims } from "./webgpu/limits.ts";
 import { UsageError } from "../usage_error.ts";
@@ -62,7 +63,9 @@ const OP: Kernel = {
 /**
  * Fused layers with wasm SIMD matmuls and optimizer loops, on tensors in CPU
  * memory; the training step is one wasm module's (`cpu/step.ts`), which runs
- * `autogradStep` itself where it cannot (an optimizer of another family).
+ * `autogradStep` itself where it cannot (an optimizer of another family), and
+ * a whole epoch runs in that module with its state resident (`cpu/epoch.ts`;
+ * where it cannot, `trainEpoch` runs the steps).
  */
 const CPU: Kernel = {
   family: "cpu",
@@ -71,6 +74,7 @@ const CPU: Kernel = {
   linear: cpuLinear,
   update: cpuUpdate,
   step: cpuStep,
+  epoch: cpuEpoch,
 };
 
 /**
@@ -84,7 +88,7 @@ const WASM_STEP_CELLS: ReadonlySet<CellKind> = new Set(["rnn", "irnn", "lstm", "
 
 /** The CPU kernel for `cell`: {@linkcode CPU}, or with `autogradStep` for cells not in {@linkcode WASM_STEP_CELLS}. */
 function cpuKernel(cell: CellKind): Kernel {
-  return WASM_STEP_CELLS.has(cell) ? CPU : { ...CPU, step: autogradStep };
+  return WASM_STEP_CELLS.has(cell) ? CPU : { ...CPU, step: autogradStep, epoch: undefined };
 }
 
 /**

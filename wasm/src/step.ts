@@ -683,3 +683,101 @@ function adamLoop(
     st(p, i, ld(p, i) - stepSize * (mNext / (Mathf.sqrt(vNext) / sc2 + eps)));
   }
 }
+
+// A whole epoch with its state resident (lib/kernels/cpu/epoch.ts): `epochBegin` records where everything lives
+// once per epoch; then one `epochChunk` per chunk reads the chunk from the replicas' series bytes, runs
+// `gradients`, marks replicas whose loss is not finite as diverged (they keep their parameters and moments from
+// that step on, as lib/tally.ts does), runs `update` on the others, adds the tallies and carries the state out
+// into the state in. The caller reads the tallies, the parameters, the moments and the state when it likes.
+let eCell = 0, eS = 0, eB = 0, eT = 0, eH = 0, eL = 0, eSeries = 0, eAdam = 0;
+let eClip: f32 = 0;
+let eParams: usize = 0, eGrads: usize = 0, eM1: usize = 0, eM2: usize = 0, eXs: usize = 0, eYs: usize = 0;
+let eX: usize = 0, eY: usize = 0, eStateIn: usize = 0, eStateOut: usize = 0, eLoss: usize = 0, eRight: usize = 0;
+let eCoef: usize = 0, eAlive: usize = 0, eTallyLoss: usize = 0, eTallyRight: usize = 0, eScratch: usize = 0;
+
+/**
+ * Records an epoch's dimensions and regions (byte offsets): `xs` and `ys` the replicas' series, one byte a bit
+ * `[S, B, series]`; `x`, `y` `[S, B, T]` floats for the chunk; the state in and out as for `gradients`;
+ * `alive` `[S]` floats (1 or 0, read and written); `tallyLoss` `[S]` floats (each replica's last loss while
+ * alive) and `tallyRight` `[S]` f64 (right digits while alive), both added to, never cleared here.
+ */
+export function epochBegin(
+  cell_: i32,
+  S: i32,
+  B_: i32,
+  T_: i32,
+  H_: i32,
+  L_: i32,
+  series: i32,
+  params: usize,
+  grads: usize,
+  m1: usize,
+  m2: usize,
+  xs: usize,
+  ys: usize,
+  x: usize,
+  y: usize,
+  stateIn: usize,
+  stateOut: usize,
+  loss: usize,
+  right: usize,
+  coef: usize,
+  alive: usize,
+  tallyLoss: usize,
+  tallyRight: usize,
+  scratch: usize,
+  clip: f32,
+  adam: i32,
+): void {
+  eCell = cell_;
+  eS = S;
+  eB = B_;
+  eT = T_;
+  eH = H_;
+  eL = L_;
+  eSeries = series;
+  eParams = params;
+  eGrads = grads;
+  eM1 = m1;
+  eM2 = m2;
+  eXs = xs;
+  eYs = ys;
+  eX = x;
+  eY = y;
+  eStateIn = stateIn;
+  eStateOut = stateOut;
+  eLoss = loss;
+  eRight = right;
+  eCoef = coef;
+  eAlive = alive;
+  eTallyLoss = tallyLoss;
+  eTallyRight = tallyRight;
+  eScratch = scratch;
+  eClip = clip;
+  eAdam = adam;
+}
+
+/** One training step of the epoch `epochBegin` set up, on chunk `index`, with the optimizer's rule for this step. */
+export function epochChunk(index: i32, lr: f32, a: f32, b: f32, eps: f32, c1: f32, c2: f32): void {
+  const S = eS;
+  for (let r = 0; r < S * eB; r++) {
+    const from = <usize>(r * eSeries + index * eT), to = r * eT;
+    for (let t = 0; t < eT; t++) {
+      st(eX, to + t, <f32>load<u8>(eXs + from + t));
+      st(eY, to + t, <f32>load<u8>(eYs + from + t));
+    }
+  }
+  gradients(eCell, S, eB, eT, eH, eL, 1, eParams, eGrads, eX, eY, eStateIn, eStateOut, eLoss, eRight, eScratch);
+  for (let s = 0; s < S; s++) {
+    if (ld(eAlive, s) != 0 && !isFinite<f32>(ld(eLoss, s))) st(eAlive, s, 0);
+  }
+  update(eCell, S, eH, eL, 1, eParams, eGrads, eM1, eM2, eAlive, eCoef, eClip, eAdam, lr, a, b, eps, c1, c2);
+  for (let s = 0; s < S; s++) {
+    if (ld(eAlive, s) == 0) continue;
+    st(eTallyLoss, s, ld(eLoss, s));
+    const at = eTallyRight + (<usize>s << 3);
+    store<f64>(at, load<f64>(at) + <f64>ld(eRight, s));
+  }
+  const nState = eCell == LSTM ? 2 * eL : eL;
+  memory.copy(eStateIn, eStateOut, <usize>(nState * S * eB * eH) << 2);
+}

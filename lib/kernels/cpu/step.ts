@@ -20,38 +20,33 @@ import { autogradStep } from "../op/step.ts";
 import { STEP_WASM } from "./step_wasm.ts";
 
 type Fn = (...args: number[]) => number;
-const wasm = new WebAssembly.Instance(
+/** The step module's one instance (`cpu/epoch.ts` runs whole epochs in it too). */
+export const wasm = new WebAssembly.Instance(
   new WebAssembly.Module(Uint8Array.from(atob(STEP_WASM), (c) => c.charCodeAt(0))),
   { env: { abort: () => {} } },
-).exports as { memory: WebAssembly.Memory; heapBase: () => number; scratchFloats: Fn; gradients: Fn; update: Fn };
+).exports as {
+  memory: WebAssembly.Memory;
+  heapBase: () => number;
+  scratchFloats: Fn;
+  gradients: Fn;
+  update: Fn;
+  epochBegin: Fn;
+  epochChunk: Fn;
+};
 
 /** The first float index free for the regions below: the module's static data (the math functions' tables) comes first. */
 const BASE = wasm.heapBase() / 4;
 
 /** The module's cell codes: ReLU RNN (rnn, irnn), LSTM, GRU. */
-const CELL_CODE: Record<CellKind, number> = { rnn: 0, irnn: 0, lstm: 1, gru: 2 };
+export const CELL_CODE: Record<CellKind, number> = { rnn: 0, irnn: 0, lstm: 1, gru: 2 };
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
-/** Where each region of one step's memory starts, as a float index (or, given to `layout`, how many floats it holds). */
-interface Layout {
-  params: number;
-  grads: number;
-  m1: number;
-  m2: number;
-  x: number;
-  y: number;
-  stateIn: number;
-  stateOut: number;
-  loss: number;
-  right: number;
-  coef: number;
-  alive: number;
-  scratch: number;
-}
-
-/** Lays the regions out one after another from {@linkcode BASE} and grows the memory to hold them. */
-function layout(sizes: Layout): Layout {
+/**
+ * Lays regions out one after another from {@linkcode BASE} (given how many floats each holds, returns where each
+ * starts, as a float index, 16-byte aligned) and grows the memory to hold them.
+ */
+export function layout<L extends Record<string, number>>(sizes: L): L {
   let next = BASE;
   const at = {} as Record<string, number>;
   for (const [name, n] of Object.entries(sizes)) {
@@ -60,11 +55,11 @@ function layout(sizes: Layout): Layout {
   }
   const need = next * 4 - wasm.memory.buffer.byteLength;
   if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
-  return at as unknown as Layout;
+  return at as L;
 }
 
 /** The model's shape where it gives it (`SimpleRNN` does), else null. */
-function shapeOf(model: StepModel): { cell: CellKind; hidden: number; layers: number } | null {
+export function shapeOf(model: StepModel): { cell: CellKind; hidden: number; layers: number } | null {
   const { cell, hidden, layers } = model;
   return cell && hidden && layers ? { cell, hidden, layers } : null;
 }
@@ -170,7 +165,7 @@ export function cpuStep(model: StepModel, optimizer: StepOptimizer, input: StepI
 }
 
 /** The update's arguments after `clip`: adam, lr, a, b, eps, c1, c2 (`wasm/src/step.ts`'s `update`). */
-function ruleArgs(u: OwnUpdate): number[] {
+export function ruleArgs(u: OwnUpdate): number[] {
   if (u.kind === "rmsprop") return [0, u.rule.lr, u.rule.alpha, 0, u.rule.eps, 1, 1];
   const { lr, beta1, beta2, eps, c1, c2 } = u.rule;
   return [1, lr, beta1, beta2, eps, c1, c2];
