@@ -17,10 +17,10 @@
 //
 // Cells: 0 rnn and irnn (ReLU), 1 lstm (gates i, f, g, o), 2 gru (r, z, n,
 // reset-after), as PyTorch's. Every per-replica matrix product is a
-// register-blocked f32x4 loop; the gate arithmetic is scalar f64 (Math, a
-// port of musl) rounded to f32 where stored, as the fused layers of
-// lib/kernels/cpu/layer.ts compute it, so the two paths round alike. The
-// optimizer's update is f32x4.
+// register-blocked f32x4 loop; the forward gate arithmetic is f32x4 with this
+// module's exp, tanh and logistic (expv, tanhv, sigmoidv: within 2 float32
+// ulp of Math's, tests/kernels/gates_test.ts); the backward's and the loss's
+// is scalar f64 rounded to f32 where stored. The optimizer's update is f32x4.
 
 const RELU: i32 = 0;
 const LSTM: i32 = 1;
@@ -336,6 +336,72 @@ function outer(
   }
 }
 
+// Gate math in f32x4 (no relaxed SIMD: the same bits on every machine): exp by Cody-Waite range reduction and
+// Cephes' degree-6 polynomial, tanh and the logistic built on it; tests/kernels/gates_test.ts holds them within a
+// few float32 ulp of Math.exp, Math.tanh and 1 / (1 + Math.exp(-x)) over the whole range.
+
+const LOG2E: f32 = 1.44269504088896341;
+/** ln 2 split in two: the high part has 9 significant bits, so n * LN2_HI is exact for |n| <= 2^15. */
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+
+/** e^x per lane: +Inf past 88.72, 0 below -103.98 (subnormals between), NaN kept. */
+@inline
+function expv(x: v128): v128 {
+  const c = f32x4.max(f32x4.min(x, f32x4.splat(89)), f32x4.splat(-104));
+  const n = f32x4.nearest(f32x4.mul(c, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(c, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  // 2^n in two factors, each a normal float for n in [-150, 128], so that overflow and subnormals round once.
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const n1 = i32x4.shr_s(ni, 1), n2 = i32x4.sub(ni, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23), s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  const e = f32x4.mul(f32x4.mul(p, s1), s2);
+  return v128.bitselect(x, e, f32x4.ne(x, x));
+}
+
+const SIGN: v128 = i32x4.splat(0x80000000);
+
+/** tanh per lane: an odd polynomial below 0.625 (Cephes), 1 - 2 / (e^2|x| + 1) above; the sign and NaN kept. */
+@inline
+function tanhv(x: v128): v128 {
+  const a = v128.andnot(x, SIGN);
+  const z = f32x4.mul(a, a);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), a), a);
+  const e = expv(f32x4.add(f32x4.min(a, f32x4.splat(10)), f32x4.min(a, f32x4.splat(10))));
+  const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+  const t = v128.bitselect(small, large, f32x4.lt(a, f32x4.splat(0.625)));
+  return v128.bitselect(x, v128.or(t, v128.and(x, SIGN)), f32x4.ne(x, x));
+}
+
+/** The logistic 1 / (1 + e^-x) per lane, as e / (1 + e) with e = e^x below 0 (so subnormals stay), NaN kept. */
+@inline
+function sigmoidv(x: v128): v128 {
+  const e = expv(v128.or(x, SIGN));
+  const d = f32x4.add(f32x4.splat(1), e);
+  const pos = f32x4.div(f32x4.splat(1), d), neg = f32x4.div(e, d);
+  return v128.bitselect(neg, pos, f32x4.lt(x, f32x4.splat(0)));
+}
+
+/** Applies `expv` (fn 0), `tanhv` (1) or `sigmoidv` (2) in place to n floats at `at` (n a multiple of 4): for tests. */
+export function gateMath(fn: i32, at: usize, n: i32): void {
+  for (let i = 0; i < n; i += 4) {
+    const p = at + (<usize>i << 2), x = v128.load(p);
+    v128.store(p, fn == 0 ? expv(x) : fn == 1 ? tanhv(x) : sigmoidv(x));
+  }
+}
+
 @inline
 function sigmoid64(x: f64): f64 {
   return 1 / (1 + Math.exp(-x));
@@ -350,6 +416,18 @@ function ldd(base: usize, i: i32): f64 {
 @inline
 function sd(base: usize, i: i32, v: f64): void {
   store<f32>(base + (<usize>i << 2), <f32>v);
+}
+
+/** Stores the first min(n, 4) lanes of v at p. */
+@inline
+function storeN(p: usize, v: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
 /** Copies rows x cols floats from src (row stride srcStride) to dst (row stride dstStride). */
@@ -429,37 +507,45 @@ export function gradients(
         for (let b = 0; b < B; b++) {
           const r = t * B + b, xr = at(xp, r * Gp), hr = at(hh, b * Gp);
           const hPrev = at(hs, r * Hp), hNext = at(hs, (r + B) * Hp);
+          // Four hidden units at a time (f32x4 gate math); past H a lane reads padding or the next gate's
+          // block and is not stored.
           if (cell == RELU) {
-            for (let j = 0; j < H; j++) sd(hNext, j, max<f64>(ldd(xr, j) + ldd(hr, j), 0));
+            for (let j = 0; j < H; j += 4) {
+              const v = f32x4.max(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))), f32x4.splat(0));
+              storeN(at(hNext, j), v, H - j);
+            }
           } else if (cell == LSTM) {
             const ar = at(acts, r * Gp), cPrev = at(cs, r * Hp), cNext = at(cs, (r + B) * Hp), tc = at(aux, r * Hp);
-            for (let j = 0; j < H; j++) {
-              const i = sigmoid64(ldd(xr, j) + ldd(hr, j));
-              const f = sigmoid64(ldd(xr, H + j) + ldd(hr, H + j));
-              const g = Math.tanh(ldd(xr, 2 * H + j) + ldd(hr, 2 * H + j));
-              const o = sigmoid64(ldd(xr, 3 * H + j) + ldd(hr, 3 * H + j));
-              const c = f * ldd(cPrev, j) + i * g;
-              const tanhC = Math.tanh(c);
-              sd(ar, j, i);
-              sd(ar, H + j, f);
-              sd(ar, 2 * H + j, g);
-              sd(ar, 3 * H + j, o);
-              sd(cNext, j, c);
-              sd(tc, j, tanhC);
-              sd(hNext, j, o * tanhC);
+            for (let j = 0; j < H; j += 4) {
+              const n = H - j;
+              const i = sigmoidv(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
+              const f = sigmoidv(f32x4.add(v128.load(at(xr, H + j)), v128.load(at(hr, H + j))));
+              const g = tanhv(f32x4.add(v128.load(at(xr, 2 * H + j)), v128.load(at(hr, 2 * H + j))));
+              const o = sigmoidv(f32x4.add(v128.load(at(xr, 3 * H + j)), v128.load(at(hr, 3 * H + j))));
+              const c = f32x4.add(f32x4.mul(f, v128.load(at(cPrev, j))), f32x4.mul(i, g));
+              const tanhC = tanhv(c);
+              storeN(at(ar, j), i, n);
+              storeN(at(ar, H + j), f, n);
+              storeN(at(ar, 2 * H + j), g, n);
+              storeN(at(ar, 3 * H + j), o, n);
+              storeN(at(cNext, j), c, n);
+              storeN(at(tc, j), tanhC, n);
+              storeN(at(hNext, j), f32x4.mul(o, tanhC), n);
             }
           } else {
             const ar = at(acts, r * Gp), hnr = at(aux, r * Hp);
-            for (let j = 0; j < H; j++) {
-              const reset = sigmoid64(ldd(xr, j) + ldd(hr, j));
-              const update = sigmoid64(ldd(xr, H + j) + ldd(hr, H + j));
-              const hn = ldd(hr, 2 * H + j);
-              const n = Math.tanh(ldd(xr, 2 * H + j) + reset * hn);
-              sd(ar, j, reset);
-              sd(ar, H + j, update);
-              sd(ar, 2 * H + j, n);
-              sd(hnr, j, hn);
-              sd(hNext, j, (<f64>1 - update) * n + update * ldd(hPrev, j));
+            for (let j = 0; j < H; j += 4) {
+              const n = H - j;
+              const reset = sigmoidv(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
+              const update = sigmoidv(f32x4.add(v128.load(at(xr, H + j)), v128.load(at(hr, H + j))));
+              const hn = v128.load(at(hr, 2 * H + j));
+              const cand = tanhv(f32x4.add(v128.load(at(xr, 2 * H + j)), f32x4.mul(reset, hn)));
+              storeN(at(ar, j), reset, n);
+              storeN(at(ar, H + j), update, n);
+              storeN(at(ar, 2 * H + j), cand, n);
+              storeN(at(hnr, j), hn, n);
+              const keep = f32x4.mul(update, v128.load(at(hPrev, j)));
+              storeN(at(hNext, j), f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), update), cand), keep), n);
             }
           }
         }

@@ -32,6 +32,7 @@ export const wasm = new WebAssembly.Instance(
   update: Fn;
   epochBegin: Fn;
   epochChunk: Fn;
+  gateMath: Fn;
 };
 
 /** The first float index free for the regions below: the module's static data (the math functions' tables) comes first. */
