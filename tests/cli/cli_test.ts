@@ -357,10 +357,12 @@ Deno.test("the experiment CSV's flag columns are the run table's, in its order, 
   const committed = ["cell", "identity_scale", "echo_step", "hidden", "layers", "bptt", "batch", "series", "lr"]
     .concat(["optimizer", "clip", "fixed_series", "epochs"]);
   assert.deepEqual([...RUN_COLUMNS], committed);
-  assert.deepEqual(CSV_COLUMNS.slice(CSV_COLUMNS.indexOf("kernel_reason") + 1, -1), committed);
+  assert.deepEqual(CSV_COLUMNS.slice(CSV_COLUMNS.indexOf("data_generator") + 1, -1), committed);
   assert.deepEqual(RUN_COLUMNS, RUN_FLAGS.flatMap((f) => ("column" in f ? [f.column] : [])));
   // exp:gradients writes its flag columns from the same rows: each must be one.
-  const gradientFlags = GRADIENT_COLUMNS.slice(1, GRADIENT_COLUMNS.indexOf("seed"));
+  const gradientFlags = GRADIENT_COLUMNS.slice(1, GRADIENT_COLUMNS.indexOf("seed")).filter((c) =>
+    c !== "data_generator"
+  );
   const runColumns: readonly string[] = RUN_COLUMNS;
   for (const c of gradientFlags) assert.ok(runColumns.includes(c), `gradients column ${c} is no run flag's`);
 

@@ -5,6 +5,7 @@
  * Each case runs a script as a user would, in a subprocess, one at a time,
  * with tiny sizes.
  */
+import { DATA_GENERATOR } from "../../lib/echo_bits.ts";
 import { assert } from "../_assert.ts";
 import { listing, oneLine, refusesWrites, runDeno, runScript } from "../_run.ts";
 import { SHARD_COLUMNS, shardFileName } from "../../lib/capacity.ts";
@@ -52,6 +53,7 @@ function writeShards(dir: string, which = [1, 2, 3]): string[] {
     const mine = points.filter((_, k) => k % 3 === i - 1);
     CsvLog.create(path, SHARD_COLUMNS).append(...mine.map((p) => ({
       grid_id: "abcd1234",
+      data_generator: DATA_GENERATOR,
       shard: i,
       shards: 3,
       points: mine.length,

@@ -43,6 +43,19 @@ export const CELL_CODE: Record<CellKind, number> = { rnn: 0, irnn: 0, lstm: 1, g
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
+let peakBytes = 0;
+
+/**
+ * The most bytes of the module's memory a step or epoch has laid out since the last call (then 0 again): the
+ * memory a run's activations take here instead of in tfjs tensors, which lib/cli/memory.ts's estimate covers
+ * (tests/kernels/limits_test.ts).
+ */
+export function takePeakStepBytes(): number {
+  const peak = peakBytes;
+  peakBytes = 0;
+  return peak;
+}
+
 /**
  * Lays regions out one after another from {@linkcode BASE} (given how many floats each holds, returns where each
  * starts, as a float index, 16-byte aligned) and grows the memory to hold them.
@@ -54,6 +67,7 @@ export function layout<L extends Record<string, number>>(sizes: L): L {
     at[name] = next;
     next += pad4(n);
   }
+  peakBytes = Math.max(peakBytes, (next - BASE) * 4);
   const need = next * 4 - wasm.memory.buffer.byteLength;
   if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
   return at as L;
