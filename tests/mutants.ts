@@ -32,14 +32,20 @@ export const MUTANTS: Mutant[] = [
   {
     id: "epoch-carry",
     what: "state not carried across epochs",
-    file: "lib/experiment.ts",
-    edits: [["trainEpoch(model, optimizer, trainData, state, {", "trainEpoch(model, optimizer, trainData, null, {"]],
+    file: "lib/replicas.ts",
+    edits: [[
+      "trainEpoch(this.#model, this.#optimizer, this.#train, this.#state, {",
+      "trainEpoch(this.#model, this.#optimizer, this.#train, null, {",
+    ]],
   },
   {
     id: "test-carry",
     what: "state not carried into the test pass",
-    file: "lib/experiment.ts",
-    edits: [["testEpoch(model, testData, state,", "testEpoch(model, testData, null,"]],
+    file: "lib/replicas.ts",
+    edits: [[
+      "testEpoch(this.#model, this.#test, this.#state, onStep)",
+      "testEpoch(this.#model, this.#test, null, onStep)",
+    ]],
   },
   {
     id: "truncation",
