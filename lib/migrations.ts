@@ -16,8 +16,9 @@
  *    clip 0, a new series each epoch, and identity_scale 1 for irnn rows.
  * 3. Experiment CSVs without `kernel_reason` (before 2026-12-02, issue 15):
  *    the column goes after `kernel`, filled with the reason `kernelFor`
- *    gives for the row's backend, cell and size and the recurrence it ran
- *    (`auto`'s where `auto` would have run it). The one guess: an op-level
+ *    gave then for the row's backend, cell and size and the recurrence it
+ *    ran (`earlierReasonsFor`'s words where they have changed since, else
+ *    `auto`'s where `auto` would have run it). The one guess: an op-level
  *    run on webgpu with H over the WGSL limit is taken for `auto` (WGSL
  *    optimizer), though `--kernel op` (op-level optimizer) gives the same
  *    `kernel` column; no published run is one.
@@ -36,7 +37,7 @@
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { CSV_COLUMNS } from "./experiment.ts";
-import { reasonsFor } from "./kernels/mod.ts";
+import { earlierReasonsFor, reasonsFor } from "./kernels/mod.ts";
 import type { CellKind } from "./cells.ts";
 import { BENCH_COLUMNS, BENCH_COLUMNS_SINGLE_SEED, fillBenchSingleSeed } from "./bench_columns.ts";
 import { LEGACY_DATA_GENERATOR } from "./echo_bits.ts";
@@ -59,7 +60,7 @@ const irnnScale = (row: Row) => (row.cell === "irnn" ? "1" : "");
 /** The reason a row's run recorded for its kernel (see migration 3); empty where none fits. */
 export function kernelReasonOf(row: Row): string {
   const q = { backend: row.backend, cell: row.cell as CellKind, hidden: +row.hidden };
-  return reasonsFor(q).find((r) => r.recurrence === row.kernel)?.reason ?? "";
+  return [...earlierReasonsFor(q), ...reasonsFor(q)].find((r) => r.recurrence === row.kernel)?.reason ?? "";
 }
 
 /** The gradients CSV header that experiments/gradients.ts writes. */

@@ -15,7 +15,7 @@ import { CSV_COLUMNS } from "./experiment.ts";
 import { type CellKind, CELLS, KERNELS } from "./models.ts";
 import { OPTIMIZERS } from "./optim.ts";
 import { GRADIENT_COLUMNS, olderHeaders } from "./migrations.ts";
-import { reasonsFor } from "./kernels/mod.ts";
+import { earlierReasonsFor, reasonsFor } from "./kernels/mod.ts";
 import { BENCH_COLUMNS, BENCH_MODELS, benchMacs } from "./bench_columns.ts";
 import { DATA_GENERATORS } from "./echo_bits.ts";
 import {
@@ -70,7 +70,8 @@ const EXPERIMENT_RULES: Record<string, Rule> = {
   // The words of lib/kernels/mod.ts kernelFor for this row's backend, size and recurrence.
   kernel_reason: (v, r) => {
     const q = { backend: r.backend, cell: r.cell as CellKind, hidden: +r.hidden };
-    const want = reasonsFor(q).filter((c) => c.recurrence === r.kernel).map((c) => JSON.stringify(c.reason));
+    const want = [...reasonsFor(q), ...earlierReasonsFor(q)].filter((c) => c.recurrence === r.kernel)
+      .map((c) => JSON.stringify(c.reason));
     return want.includes(JSON.stringify(v)) ? null : `must be what kernelFor says for ${r.backend} and a ${r.kernel} ` +
       `recurrence (${want.join(" or ") || "nothing: no kernel runs that"}), got ${shown(v)}`;
   },

@@ -81,8 +81,6 @@ const CPU: Kernel = {
  * The cells whose CPU step is the wasm step: all of them. (LSTM came last: over five RMSprop steps at lr 0.01 its
  * float32 rounding, amplified where a gradient is near eps, lands 1.2e-6 from autodiff, and
  * tests/optim/train_test.ts now bounds the distance to its reference at 1e-5, against 0.2 without the state carried.)
- * The reason a run records is the same either way (committed CSVs are checked against it): fused layers, wasm
- * matmuls, optimizer loops.
  */
 const WASM_STEP_CELLS: ReadonlySet<CellKind> = new Set(["rnn", "irnn", "lstm", "gru"]);
 
@@ -148,7 +146,7 @@ export function kernelFor(q: KernelQuery): KernelChoice {
     };
   }
   if (q.backend === "auto" || tensorsOnHost(q.backend)) {
-    return { kernel: cpuKernel(q.cell), reason: `${on}: fused layers with wasm SIMD matmuls and optimizer loops` };
+    return { kernel: cpuKernel(q.cell), reason: `${on}: the whole training step in one wasm SIMD module` };
   }
   if (kernel === "fused") {
     return {
@@ -174,6 +172,23 @@ export function reasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence: "fused
       return [];
     }
   });
+}
+
+/**
+ * The reasons `kernelFor` gave for `q` before its present words, for each
+ * recurrence: CSVs written then hold them, so a CSV's `kernel_reason` is
+ * checked against these too, and a row written before the column existed is
+ * filled from them first (lib/migrations.ts). Until issue 16 the CPU family
+ * ran tfjs's autodiff around fused layers.
+ */
+export function earlierReasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence: "fused" | "op"; reason: string }[] {
+  if (q.backend === "auto" || tensorsOnHost(q.backend)) {
+    return [{
+      recurrence: "fused",
+      reason: `on ${q.backend}: fused layers with wasm SIMD matmuls and optimizer loops`,
+    }];
+  }
+  return [];
 }
 
 /** Whether the layers of a model run fused or as tfjs ops for `q` (memory estimates count them apart). */
