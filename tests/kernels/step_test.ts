@@ -31,6 +31,8 @@ interface Setup {
   clip: number;
   /** Optimizer family: "fused" (CPU arrays, the wasm step updates) or "op" (tfjs ops: the step falls back). */
   optKernel?: "fused" | "op";
+  /** The replicas' seeds (default SEEDS). */
+  seeds?: number[];
 }
 
 /** What a run gives: each step's loss and right digits, the parameters and state after the last step. */
@@ -48,14 +50,15 @@ interface Run {
  * `cpu` backend with the fused layers; `live` marks the replicas updated.
  */
 function run(step: TrainStep, s: Setup, steps: number, live?: (k: number) => AliveMask): Run {
-  const model = new SimpleRNN({ cell: s.cell, hidden: s.hidden, layers: s.layers, seeds: SEEDS, kernel: "fused" });
+  const seeds = s.seeds ?? SEEDS;
+  const model = new SimpleRNN({ cell: s.cell, hidden: s.hidden, layers: s.layers, seeds, kernel: "fused" });
   const optimizer = makeOptimizer(s.optimizer, model.variables, LR, s.optKernel ?? "fused");
-  const datas = EchoData.forSeeds(SEEDS, { echoStep: 2, batchSize: B, seriesLength: steps * T, truncatedLength: T });
+  const datas = EchoData.forSeeds(seeds, { echoStep: 2, batchSize: B, seriesLength: steps * T, truncatedLength: T });
   const out: Run = { loss: [], right: [], params: [], first: [], state: [] };
   let state: tf.Tensor3D[] | null = null;
   for (let k = 0; k < steps; k++) {
     const { x, y } = stackChunks(datas, k);
-    const input: StepInput = { x, y, state, clip: s.clip, live: () => live?.(k) ?? SEEDS.map(() => true) };
+    const input: StepInput = { x, y, state, clip: s.clip, live: () => live?.(k) ?? seeds.map(() => true) };
     const res = step(model, optimizer, input);
     out.loss.push(res.loss.dataSync() as Float32Array);
     out.right.push(res.right.dataSync() as Float32Array);
@@ -114,6 +117,30 @@ for (const cell of CELLS) {
 Deno.test("cpu step: H 33 (padding past a multiple of 4, the 8-wide blocks), adam, clip", () => {
   agree({ cell: "rnn", layers: 2, hidden: 33, optimizer: "adam", clip: 0.5 }, 4);
   agree({ cell: "lstm", layers: 1, hidden: 9, optimizer: "rmsprop", clip: 0 }, 4);
+});
+
+Deno.test("cpu step: H 9 to 12 take the per-replica path (past the replica-lanes path's H 8): every cell", () => {
+  agree({ cell: "gru", layers: 2, hidden: 9, optimizer: "adam", clip: 0.05 }, 4);
+  agree({ cell: "rnn", layers: 1, hidden: 12, optimizer: "rmsprop", clip: 0 }, 4);
+  agree({ cell: "lstm", layers: 2, hidden: 10, optimizer: "rmsprop", clip: 0.05 }, 4);
+});
+
+Deno.test("cpu step: the replica-lanes path (H <= 8, four replicas a vector) at H 8 and with groups part full", () => {
+  agree({ cell: "lstm", layers: 2, hidden: 8, optimizer: "adam", clip: 0.05 }, 4);
+  agree({ cell: "gru", layers: 1, hidden: 7, optimizer: "rmsprop", clip: 0, seeds: [11, 22, 33, 44, 55] }, 4);
+  // Each replica's lane does its own arithmetic: replica 33 in a group of five (lane 2 of the first group) is
+  // replica 33 alone (lane 0, the others copies of it), bit for bit; so is replica 55 (lane 0 of the second).
+  for (const cell of ["rnn", "lstm", "gru"] as const) {
+    const s: Setup = { cell, layers: 2, hidden: 4, optimizer: "adam", clip: 0.05, seeds: [11, 22, 33, 44, 55] };
+    const five = run(cpuStep, s, 3);
+    for (const [i, seed] of [[2, 33], [4, 55]]) {
+      const one = run(cpuStep, { ...s, seeds: [seed] }, 3);
+      const mine = (xs: Float32Array[]) => xs.map((x) => x.slice((x.length / 5) * i, (x.length / 5) * (i + 1)));
+      assert.ok(same(mine(five.params), one.params), `${cell}: replica ${seed}'s parameters depend on its lane`);
+      assert.ok(same(mine(five.state), one.state), `${cell}: replica ${seed}'s state depends on its lane`);
+      assert.ok(five.loss.every((l, k) => Object.is(l[i], one.loss[k][0])), `${cell}: replica ${seed}'s loss`);
+    }
+  }
 });
 
 Deno.test("cpu step: a replica the mask drops keeps its parameters and moments; a tensor mask works too", () => {

@@ -21,6 +21,9 @@
 // module's exp, tanh and logistic (expv, tanhv, sigmoidv: within 2 float32
 // ulp of Math's, tests/kernels/gates_test.ts); the backward's and the loss's
 // is scalar f64 rounded to f32 where stored. The optimizer's update is f32x4.
+// Up to H 8 (echo3's H 4) `gradients` takes the replica-lanes path instead
+// (`gradientsLanes`, below): four replicas in the lanes of each f32x4, every
+// operation of the step (gates forward and backward, loss, sums) lane-wise.
 
 const RELU: i32 = 0;
 const LSTM: i32 = 1;
@@ -124,6 +127,11 @@ function setDims(cell_: i32, B_: i32, T_: i32, H_: i32, L_: i32, K0_: i32): void
   oZero = o;
   o += max(Gp, Hp);
   totalFloats = o;
+  lanes = H <= LANES_MAX_H;
+  if (lanes) {
+    setLaneDims();
+    totalFloats = vTotal << 2;
+  }
 }
 
 /** Where the caller's regions may start (bytes): past the static data (the math tables), 16-byte aligned. */
@@ -450,6 +458,463 @@ function slice(region: usize, v: i32, S: i32, s: i32): usize {
   return at(region, varOffset(v, S) + s * varSize(v));
 }
 
+// The replica-lanes path, for small H (H <= LANES_MAX_H): four replicas side by side in the four lanes of every
+// f32x4, so that at H 4 (where one replica's rows fill a vector or less and per-call overheads dominate) every
+// operation has its lanes full and no shuffles: the same arithmetic as the per-replica path above, replica by
+// replica, with each replica's quantities laid out as [..., 4] (a lane a replica). A group's parameters are
+// gathered once per call from the [S, ...] layout and its gradients scattered back; S not a multiple of 4 pads
+// the last group with copies of replica S - 1 whose results are not stored. Offsets below are in vectors (16 bytes).
+
+/** The largest H the replica-lanes path takes (above it, one replica's rows already fill the vectors). */
+const LANES_MAX_H = 8;
+let lanes = false;
+let vLayer = 0, vWih = 0, vWhh = 0, vBih = 0, vBhh = 0, vHs = 0, vXp = 0, vActs = 0, vCs = 0, vAux = 0;
+let vHw = 0, vHb = 0, vX0 = 0, vY = 0, vHh = 0, vDz = 0, vDY = 0, vDXp = 0, vDHh = 0, vDh = 0, vDc = 0, vDhz = 0;
+let vGW = 0, vGBi = 0, vGBh = 0, vGHw = 0, vTmp = 0, vTotal = 0;
+
+function setLaneDims(): void {
+  let o = 0;
+  vWih = o;
+  o += G * Km;
+  vWhh = o;
+  o += G * H;
+  vBih = o;
+  o += G;
+  vBhh = o;
+  o += G;
+  vHs = o;
+  o += (T + 1) * B * H;
+  vXp = o;
+  o += R * G;
+  vActs = o;
+  o += cell == RELU ? 0 : R * G;
+  vCs = o;
+  o += cell == LSTM ? (T + 1) * B * H : 0;
+  vAux = o;
+  o += cell == RELU ? 0 : R * H;
+  vLayer = o;
+  o = L * vLayer;
+  vHw = o;
+  o += H;
+  vHb = o;
+  o += 1;
+  vX0 = o;
+  o += R * K0;
+  vY = o;
+  o += R;
+  vHh = o;
+  o += B * G;
+  vDz = o;
+  o += R;
+  vDY = o;
+  o += R * H;
+  vDXp = o;
+  o += R * G;
+  vDHh = o;
+  o += cell == GRU ? R * G : 0;
+  if (cell != GRU) vDHh = vDXp;
+  vDh = o;
+  o += B * H;
+  vDc = o;
+  o += B * H;
+  vDhz = o;
+  o += B * H;
+  vGW = o;
+  o += G * Km;
+  vGBi = o;
+  o += G;
+  vGBh = o;
+  o += G;
+  vGHw = o;
+  o += H;
+  vTmp = o;
+  o += 2;
+  vTotal = o;
+}
+
+@inline
+function vat(base: usize, i: i32): usize {
+  return base + (<usize>i << 4);
+}
+
+/**
+ * Lane l of vectors dst[0:n] = replica s's floats src[s * n : (s + 1) * n] for the group of replicas s0 .. s0 + 3
+ * (past S - 1, replica S - 1's): `src` a [S, n] region.
+ */
+function gatherLanes(src: usize, dst: usize, n: i32, s0: i32, S: i32): void {
+  for (let l = 0; l < 4; l++) {
+    const from = at(src, min(s0 + l, S - 1) * n), to = dst + (<usize>l << 2);
+    for (let i = 0; i < n; i++) store<f32>(to + (<usize>i << 4), ld(from, i));
+  }
+}
+
+/** The inverse of gatherLanes for the replicas that exist: replica s's floats dst[s * n : (s + 1) * n] = lane l. */
+function scatterLanes(src: usize, dst: usize, n: i32, s0: i32, S: i32): void {
+  for (let l = 0; l < 4 && s0 + l < S; l++) {
+    const from = src + (<usize>l << 2), to = at(dst, (s0 + l) * n);
+    for (let i = 0; i < n; i++) st(to, i, load<f32>(from + (<usize>i << 4)));
+  }
+}
+
+/**
+ * out[r, n] = bias[n] + sum_k a[r, k] w[n, k] for r < rows, n < N, every element a vector of four replicas'
+ * lanes: `w` [N, K] as the parameters hold it (PyTorch's [G, K]), four outputs at a time (four independent sums).
+ */
+function mmLanes(a: usize, aStride: i32, w: usize, K: i32, bias: usize, out: usize, outStride: i32, rows: i32, N: i32): void {
+  const wRow = <usize>K << 4;
+  for (let r = 0; r < rows; r++) {
+    const ar = vat(a, r * aStride), or = vat(out, r * outStride);
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      let p0 = v128.load(vat(bias, n)), p1 = v128.load(vat(bias, n + 1));
+      let p2 = v128.load(vat(bias, n + 2)), p3 = v128.load(vat(bias, n + 3));
+      let w0 = vat(w, n * K);
+      for (let k = 0; k < K; k++) {
+        const x = v128.load(vat(ar, k)), wk = w0 + (<usize>k << 4);
+        p0 = f32x4.add(p0, f32x4.mul(x, v128.load(wk)));
+        p1 = f32x4.add(p1, f32x4.mul(x, v128.load(wk + wRow)));
+        p2 = f32x4.add(p2, f32x4.mul(x, v128.load(wk + 2 * wRow)));
+        p3 = f32x4.add(p3, f32x4.mul(x, v128.load(wk + 3 * wRow)));
+      }
+      v128.store(vat(or, n), p0);
+      v128.store(vat(or, n + 1), p1);
+      v128.store(vat(or, n + 2), p2);
+      v128.store(vat(or, n + 3), p3);
+    }
+    for (; n < N; n++) {
+      let p = v128.load(vat(bias, n));
+      const wn = vat(w, n * K);
+      for (let k = 0; k < K; k++) p = f32x4.add(p, f32x4.mul(v128.load(vat(ar, k)), v128.load(vat(wn, k))));
+      v128.store(vat(or, n), p);
+    }
+  }
+}
+
+/** out[r, k] = sum_n d[r, n] w[n, k] for r < rows, k < K (`w` [N, K]), vectors of lanes; four k at a time. */
+function mmTLanes(d: usize, dStride: i32, w: usize, K: i32, out: usize, outStride: i32, rows: i32, N: i32): void {
+  const wRow = <usize>K << 4;
+  for (let r = 0; r < rows; r++) {
+    const dr = vat(d, r * dStride), or = vat(out, r * outStride);
+    let k = 0;
+    for (; k + 4 <= K; k += 4) {
+      let p0 = f32x4.splat(0), p1 = p0, p2 = p0, p3 = p0;
+      let wn = vat(w, k);
+      for (let n = 0; n < N; n++) {
+        const x = v128.load(vat(dr, n));
+        p0 = f32x4.add(p0, f32x4.mul(x, v128.load(wn)));
+        p1 = f32x4.add(p1, f32x4.mul(x, v128.load(wn, 16)));
+        p2 = f32x4.add(p2, f32x4.mul(x, v128.load(wn, 32)));
+        p3 = f32x4.add(p3, f32x4.mul(x, v128.load(wn, 48)));
+        wn += wRow;
+      }
+      v128.store(vat(or, k), p0);
+      v128.store(vat(or, k + 1), p1);
+      v128.store(vat(or, k + 2), p2);
+      v128.store(vat(or, k + 3), p3);
+    }
+    for (; k < K; k++) {
+      let p = f32x4.splat(0);
+      let wn = vat(w, k);
+      for (let n = 0; n < N; n++) {
+        p = f32x4.add(p, f32x4.mul(v128.load(vat(dr, n)), v128.load(wn)));
+        wn += wRow;
+      }
+      v128.store(vat(or, k), p);
+    }
+  }
+}
+
+/** acc[g, n] = sum_r d[r, g] x[r, n] for g < Gn, n < N (overwritten), vectors of lanes; four n at a time. */
+function outerLanes(d: usize, dStride: i32, x: usize, xStride: i32, acc: usize, rows: i32, Gn: i32, N: i32): void {
+  const dStep = <usize>dStride << 4, xStep = <usize>xStride << 4;
+  for (let g = 0; g < Gn; g++) {
+    const ag = vat(acc, g * N);
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      let p0 = f32x4.splat(0), p1 = p0, p2 = p0, p3 = p0;
+      let dr = vat(d, g), xr = vat(x, n);
+      for (let r = 0; r < rows; r++) {
+        const dv = v128.load(dr);
+        p0 = f32x4.add(p0, f32x4.mul(dv, v128.load(xr)));
+        p1 = f32x4.add(p1, f32x4.mul(dv, v128.load(xr, 16)));
+        p2 = f32x4.add(p2, f32x4.mul(dv, v128.load(xr, 32)));
+        p3 = f32x4.add(p3, f32x4.mul(dv, v128.load(xr, 48)));
+        dr += dStep;
+        xr += xStep;
+      }
+      v128.store(vat(ag, n), p0);
+      v128.store(vat(ag, n + 1), p1);
+      v128.store(vat(ag, n + 2), p2);
+      v128.store(vat(ag, n + 3), p3);
+    }
+    for (; n < N; n++) {
+      let p = f32x4.splat(0);
+      let dr = vat(d, g), xr = vat(x, n);
+      for (let r = 0; r < rows; r++) {
+        p = f32x4.add(p, f32x4.mul(v128.load(dr), v128.load(xr)));
+        dr += dStep;
+        xr += xStep;
+      }
+      v128.store(vat(ag, n), p);
+    }
+  }
+}
+
+/** sum[g] = sum_r d[r, g] for g < Gn (vectors of lanes, each lane summed in f64 and rounded once). */
+function colSumLanes(d: usize, dStride: i32, out: usize, rows: i32, Gn: i32): void {
+  const dStep = <usize>dStride << 4;
+  for (let g = 0; g < Gn; g++) {
+    let lo = f64x2.splat(0), hi = f64x2.splat(0);
+    let dr = vat(d, g);
+    for (let r = 0; r < rows; r++) {
+      const v = v128.load(dr);
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+      hi = f64x2.add(hi, f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1)));
+      dr += dStep;
+    }
+    v128.store(vat(out, g), i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+}
+
+/** ln u per lane for u in [1, 2] (Cephes' logf: within a float32 ulp or two), NaN kept. */
+@inline
+function log12v(u: v128): v128 {
+  const big = f32x4.gt(u, f32x4.splat(1.41421356));
+  const m = v128.bitselect(f32x4.mul(u, f32x4.splat(0.5)), u, big);
+  const k = v128.and(big, f32x4.splat(1));
+  const f = f32x4.sub(m, f32x4.splat(1));
+  const z = f32x4.mul(f, f);
+  let p = f32x4.splat(7.0376836292e-2);
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.151461031e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.167699874e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.2420140846e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(1.4249322787e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-1.6668057665e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(2.0000714765e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(-2.4999993993e-1));
+  p = f32x4.add(f32x4.mul(p, f), f32x4.splat(3.3333331174e-1));
+  let y = f32x4.mul(f32x4.mul(p, f), z);
+  y = f32x4.add(y, f32x4.mul(k, f32x4.splat(LN2_LO)));
+  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  return f32x4.add(f32x4.add(f, y), f32x4.mul(k, f32x4.splat(LN2_HI)));
+}
+
+/** `gradients` on the replica-lanes path (see above `setLaneDims`): the same outputs, four replicas at a time. */
+function gradientsLanes(
+  S: i32,
+  params: usize,
+  grads: usize,
+  x: usize,
+  y: usize,
+  stateIn: usize,
+  stateOut: usize,
+  loss: usize,
+  right: usize,
+  scratch: usize,
+): void {
+  const hw = vat(scratch, vHw), hb = vat(scratch, vHb), x0 = vat(scratch, vX0), yv = vat(scratch, vY);
+  const hh = vat(scratch, vHh), dz = vat(scratch, vDz), dY = vat(scratch, vDY), dXp = vat(scratch, vDXp);
+  const dHh = vat(scratch, vDHh), dh = vat(scratch, vDh), dc = vat(scratch, vDc), dhz = vat(scratch, vDhz);
+  const gW = vat(scratch, vGW), gBi = vat(scratch, vGBi), gBh = vat(scratch, vGBh), gHw = vat(scratch, vGHw);
+  const one = f32x4.splat(1), zero = f32x4.splat(0), rows = f32x4.splat(<f32>R);
+  for (let s0 = 0; s0 < S; s0 += 4) {
+    // The group's inputs and targets, time-major: row t * B + b.
+    for (let l = 0; l < 4; l++) {
+      const s = min(s0 + l, S - 1), lane = <usize>l << 2;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const r = t * B + b;
+          for (let k = 0; k < K0; k++) store<f32>(vat(x0, r * K0 + k) + lane, ld(x, ((s * B + b) * T + t) * K0 + k));
+          store<f32>(vat(yv, r) + lane, ld(y, (s * B + b) * T + t));
+        }
+      }
+    }
+    // Forward, layer by layer.
+    for (let l = 0; l < L; l++) {
+      const lb = vat(scratch, l * vLayer), K = l == 0 ? K0 : H;
+      const wih = vat(lb, vWih), whh = vat(lb, vWhh), bih = vat(lb, vBih), bhh = vat(lb, vBhh);
+      const hs = vat(lb, vHs), xp = vat(lb, vXp), acts = vat(lb, vActs), cs = vat(lb, vCs), aux = vat(lb, vAux);
+      gatherLanes(at(params, varOffset(4 * l, S)), wih, G * K, s0, S);
+      gatherLanes(at(params, varOffset(4 * l + 1, S)), whh, G * H, s0, S);
+      gatherLanes(at(params, varOffset(4 * l + 2, S)), bih, G, s0, S);
+      gatherLanes(at(params, varOffset(4 * l + 3, S)), bhh, G, s0, S);
+      gatherLanes(at(stateIn, l * S * B * H), hs, B * H, s0, S);
+      if (cell == LSTM) gatherLanes(at(stateIn, (L + l) * S * B * H), cs, B * H, s0, S);
+      const input = l == 0 ? x0 : vat(scratch, (l - 1) * vLayer + vHs + B * H);
+      mmLanes(input, K, wih, K, bih, xp, G, R, G);
+      for (let t = 0; t < T; t++) {
+        mmLanes(vat(hs, t * B * H), H, whh, H, bhh, hh, G, B, G);
+        for (let b = 0; b < B; b++) {
+          const r = t * B + b, xr = vat(xp, r * G), hr = vat(hh, b * G);
+          const hPrev = vat(hs, r * H), hNext = vat(hs, (r + B) * H);
+          if (cell == RELU) {
+            for (let j = 0; j < H; j++) {
+              const v = f32x4.add(v128.load(vat(xr, j)), v128.load(vat(hr, j)));
+              v128.store(vat(hNext, j), f32x4.max(v, zero));
+            }
+          } else if (cell == LSTM) {
+            const ar = vat(acts, r * G), cPrev = vat(cs, r * H), cNext = vat(cs, (r + B) * H), tc = vat(aux, r * H);
+            for (let j = 0; j < H; j++) {
+              const i = sigmoidv(f32x4.add(v128.load(vat(xr, j)), v128.load(vat(hr, j))));
+              const f = sigmoidv(f32x4.add(v128.load(vat(xr, H + j)), v128.load(vat(hr, H + j))));
+              const g = tanhv(f32x4.add(v128.load(vat(xr, 2 * H + j)), v128.load(vat(hr, 2 * H + j))));
+              const o = sigmoidv(f32x4.add(v128.load(vat(xr, 3 * H + j)), v128.load(vat(hr, 3 * H + j))));
+              const c = f32x4.add(f32x4.mul(f, v128.load(vat(cPrev, j))), f32x4.mul(i, g));
+              const tanhC = tanhv(c);
+              v128.store(vat(ar, j), i);
+              v128.store(vat(ar, H + j), f);
+              v128.store(vat(ar, 2 * H + j), g);
+              v128.store(vat(ar, 3 * H + j), o);
+              v128.store(vat(cNext, j), c);
+              v128.store(vat(tc, j), tanhC);
+              v128.store(vat(hNext, j), f32x4.mul(o, tanhC));
+            }
+          } else {
+            const ar = vat(acts, r * G), hnr = vat(aux, r * H);
+            for (let j = 0; j < H; j++) {
+              const reset = sigmoidv(f32x4.add(v128.load(vat(xr, j)), v128.load(vat(hr, j))));
+              const update = sigmoidv(f32x4.add(v128.load(vat(xr, H + j)), v128.load(vat(hr, H + j))));
+              const hn = v128.load(vat(hr, 2 * H + j));
+              const cand = tanhv(f32x4.add(v128.load(vat(xr, 2 * H + j)), f32x4.mul(reset, hn)));
+              v128.store(vat(ar, j), reset);
+              v128.store(vat(ar, H + j), update);
+              v128.store(vat(ar, 2 * H + j), cand);
+              v128.store(vat(hnr, j), hn);
+              const keep = f32x4.mul(update, v128.load(vat(hPrev, j)));
+              v128.store(vat(hNext, j), f32x4.add(f32x4.mul(f32x4.sub(one, update), cand), keep));
+            }
+          }
+        }
+      }
+      scatterLanes(vat(hs, T * B * H), at(stateOut, l * S * B * H), B * H, s0, S);
+      if (cell == LSTM) scatterLanes(vat(cs, T * B * H), at(stateOut, (L + l) * S * B * H), B * H, s0, S);
+    }
+    // The head, the loss (mean BCE with logits, summed per lane in f64) and dz = (sigmoid(z) - y) / R per logit.
+    gatherLanes(at(params, varOffset(4 * L, S)), hw, H, s0, S);
+    gatherLanes(at(params, varOffset(4 * L + 1, S)), hb, 1, s0, S);
+    const top = vat(scratch, (L - 1) * vLayer + vHs + B * H);
+    const bias = v128.load(hb);
+    let sumLo = f64x2.splat(0), sumHi = f64x2.splat(0), hits = zero;
+    for (let r = 0; r < R; r++) {
+      const hr = vat(top, r * H);
+      let z = bias;
+      for (let j = 0; j < H; j++) z = f32x4.add(z, f32x4.mul(v128.load(vat(hr, j)), v128.load(vat(hw, j))));
+      const target = v128.load(vat(yv, r));
+      const e = expv(v128.or(z, SIGN)), u = f32x4.add(one, e);
+      // log1p(e) = ln(u) e / (u - 1), exact where u rounds to 1.
+      const lp = v128.bitselect(e, f32x4.div(f32x4.mul(log12v(u), e), f32x4.sub(u, one)), f32x4.eq(u, one));
+      const term = f32x4.add(f32x4.sub(f32x4.max(z, zero), f32x4.mul(z, target)), lp);
+      sumLo = f64x2.add(sumLo, f64x2.promote_low_f32x4(term));
+      sumHi = f64x2.add(sumHi, f64x2.promote_low_f32x4(i32x4.shuffle(term, term, 2, 3, 0, 1)));
+      hits = f32x4.add(hits, v128.and(f32x4.eq(v128.and(f32x4.gt(z, zero), one), target), one));
+      const sig = v128.bitselect(f32x4.div(one, u), f32x4.div(e, u), f32x4.ge(z, zero));
+      v128.store(vat(dz, r), f32x4.div(f32x4.sub(sig, target), rows));
+    }
+    const rows64 = f64x2.splat(<f64>R);
+    const meanLoss = i32x4.shuffle(
+      f32x4.demote_f64x2_zero(f64x2.div(sumLo, rows64)),
+      f32x4.demote_f64x2_zero(f64x2.div(sumHi, rows64)),
+      0,
+      1,
+      4,
+      5,
+    );
+    v128.store(vat(scratch, vTmp), meanLoss);
+    v128.store(vat(scratch, vTmp + 1), hits);
+    scatterLanes(vat(scratch, vTmp), loss, 1, s0, S);
+    scatterLanes(vat(scratch, vTmp + 1), right, 1, s0, S);
+    // Head gradients, and the gradient reaching the top layer's outputs.
+    for (let j = 0; j < H; j++) v128.store(vat(gHw, j), zero);
+    for (let r = 0; r < R; r++) {
+      const d = v128.load(vat(dz, r)), hr = vat(top, r * H), dyr = vat(dY, r * H);
+      for (let j = 0; j < H; j++) {
+        v128.store(vat(gHw, j), f32x4.add(v128.load(vat(gHw, j)), f32x4.mul(d, v128.load(vat(hr, j)))));
+        v128.store(vat(dyr, j), f32x4.mul(d, v128.load(vat(hw, j))));
+      }
+    }
+    colSumLanes(dz, 1, vat(scratch, vTmp), R, 1);
+    scatterLanes(gHw, at(grads, varOffset(4 * L, S)), H, s0, S);
+    scatterLanes(vat(scratch, vTmp), at(grads, varOffset(4 * L + 1, S)), 1, s0, S);
+    // Backward, layer by layer from the top: BPTT inside the chunk, no gradient into the state in.
+    for (let l = L - 1; l >= 0; l--) {
+      const lb = vat(scratch, l * vLayer), K = l == 0 ? K0 : H;
+      const hs = vat(lb, vHs), acts = vat(lb, vActs), cs = vat(lb, vCs), aux = vat(lb, vAux);
+      const whh = vat(lb, vWhh);
+      memory.fill(dh, 0, <usize>(B * H) << 4);
+      memory.fill(dc, 0, <usize>(B * H) << 4);
+      for (let t = T - 1; t >= 0; t--) {
+        for (let b = 0; b < B; b++) {
+          const r = t * B + b, dyr = vat(dY, r * H), dhr = vat(dh, b * H);
+          const dxr = vat(dXp, r * G), dwr = vat(dHh, r * G), hNext = vat(hs, (r + B) * H);
+          if (cell == RELU) {
+            for (let j = 0; j < H; j++) {
+              const d = f32x4.add(v128.load(vat(dhr, j)), v128.load(vat(dyr, j)));
+              v128.store(vat(dxr, j), v128.and(d, f32x4.gt(v128.load(vat(hNext, j)), zero)));
+            }
+          } else if (cell == LSTM) {
+            const ar = vat(acts, r * G), cPrev = vat(cs, r * H), tc = vat(aux, r * H), dcr = vat(dc, b * H);
+            for (let j = 0; j < H; j++) {
+              const i = v128.load(vat(ar, j)), f = v128.load(vat(ar, H + j));
+              const g = v128.load(vat(ar, 2 * H + j)), o = v128.load(vat(ar, 3 * H + j));
+              const tanhC = v128.load(vat(tc, j));
+              const dhStep = f32x4.add(v128.load(vat(dhr, j)), v128.load(vat(dyr, j)));
+              const dcStep = f32x4.add(
+                v128.load(vat(dcr, j)),
+                f32x4.mul(f32x4.mul(dhStep, o), f32x4.sub(one, f32x4.mul(tanhC, tanhC))),
+              );
+              v128.store(vat(dxr, j), f32x4.mul(f32x4.mul(f32x4.mul(dcStep, g), i), f32x4.sub(one, i)));
+              const dF = f32x4.mul(f32x4.mul(f32x4.mul(dcStep, v128.load(vat(cPrev, j))), f), f32x4.sub(one, f));
+              v128.store(vat(dxr, H + j), dF);
+              v128.store(vat(dxr, 2 * H + j), f32x4.mul(f32x4.mul(dcStep, i), f32x4.sub(one, f32x4.mul(g, g))));
+              v128.store(vat(dxr, 3 * H + j), f32x4.mul(f32x4.mul(f32x4.mul(dhStep, tanhC), o), f32x4.sub(one, o)));
+              v128.store(vat(dcr, j), f32x4.mul(dcStep, f));
+            }
+          } else {
+            const ar = vat(acts, r * G), hnr = vat(aux, r * H), hPrev = vat(hs, r * H), dzr = vat(dhz, b * H);
+            for (let j = 0; j < H; j++) {
+              const reset = v128.load(vat(ar, j)), update = v128.load(vat(ar, H + j));
+              const n = v128.load(vat(ar, 2 * H + j)), hn = v128.load(vat(hnr, j));
+              const dhStep = f32x4.add(v128.load(vat(dhr, j)), v128.load(vat(dyr, j)));
+              const dn = f32x4.mul(f32x4.mul(dhStep, f32x4.sub(one, update)), f32x4.sub(one, f32x4.mul(n, n)));
+              const du = f32x4.mul(
+                f32x4.mul(f32x4.mul(dhStep, f32x4.sub(v128.load(vat(hPrev, j)), n)), update),
+                f32x4.sub(one, update),
+              );
+              const dr = f32x4.mul(f32x4.mul(f32x4.mul(dn, hn), reset), f32x4.sub(one, reset));
+              v128.store(vat(dxr, j), dr);
+              v128.store(vat(dxr, H + j), du);
+              v128.store(vat(dxr, 2 * H + j), dn);
+              v128.store(vat(dwr, j), dr);
+              v128.store(vat(dwr, H + j), du);
+              v128.store(vat(dwr, 2 * H + j), f32x4.mul(dn, reset));
+              v128.store(vat(dzr, j), f32x4.mul(dhStep, update));
+            }
+          }
+        }
+        // The gradient reaching step t - 1 through W_hh (and for GRU directly, through z h_{t-1}).
+        mmTLanes(vat(dHh, t * B * G), G, whh, H, dh, H, B, G);
+        if (cell == GRU) {
+          for (let i = 0; i < B * H; i++) {
+            v128.store(vat(dh, i), f32x4.add(v128.load(vat(dh, i)), v128.load(vat(dhz, i))));
+          }
+        }
+      }
+      // Weight and bias gradients over every step and row.
+      const input = l == 0 ? x0 : vat(scratch, (l - 1) * vLayer + vHs + B * H);
+      outerLanes(dHh, G, hs, H, gW, R, G, H);
+      scatterLanes(gW, at(grads, varOffset(4 * l + 1, S)), G * H, s0, S);
+      outerLanes(dXp, G, input, K, gW, R, G, K);
+      scatterLanes(gW, at(grads, varOffset(4 * l, S)), G * K, s0, S);
+      colSumLanes(dXp, G, gBi, R, G);
+      colSumLanes(dHh, G, gBh, R, G);
+      scatterLanes(gBi, at(grads, varOffset(4 * l + 2, S)), G, s0, S);
+      scatterLanes(gBh, at(grads, varOffset(4 * l + 3, S)), G, s0, S);
+      // The gradient reaching the layer below's outputs: dXp W_ih.
+      if (l > 0) mmTLanes(dXp, G, vat(lb, vWih), H, dY, H, R, G);
+    }
+  }
+}
+
 /**
  * Forward and backward of every replica: writes each replica's loss (mean
  * BCE with logits), right digits, gradients (the model's variable layout) and
@@ -474,6 +939,10 @@ export function gradients(
   scratch: usize,
 ): void {
   setDims(cell_, B_, T_, H_, L_, K0_);
+  if (lanes) {
+    gradientsLanes(S, params, grads, x, y, stateIn, stateOut, loss, right, scratch);
+    return;
+  }
   memory.fill(scratch, 0, <usize>totalFloats << 2);
   const zero = at(scratch, oZero), hh = at(scratch, oHh), dz = at(scratch, oDz), dY = at(scratch, oDY);
   const dXp = at(scratch, oDXp), dHh = at(scratch, oDHh), dh = at(scratch, oDh), dc = at(scratch, oDc);
