@@ -33,6 +33,8 @@ interface Setup {
   optKernel?: "fused" | "op";
   /** The replicas' seeds (default SEEDS). */
   seeds?: number[];
+  /** Sequences per step (default B). */
+  batch?: number;
 }
 
 /** What a run gives: each step's loss and right digits, the parameters and state after the last step. */
@@ -53,7 +55,12 @@ function run(step: TrainStep, s: Setup, steps: number, live?: (k: number) => Ali
   const seeds = s.seeds ?? SEEDS;
   const model = new SimpleRNN({ cell: s.cell, hidden: s.hidden, layers: s.layers, seeds, kernel: "fused" });
   const optimizer = makeOptimizer(s.optimizer, model.variables, LR, s.optKernel ?? "fused");
-  const datas = EchoData.forSeeds(seeds, { echoStep: 2, batchSize: B, seriesLength: steps * T, truncatedLength: T });
+  const datas = EchoData.forSeeds(seeds, {
+    echoStep: 2,
+    batchSize: s.batch ?? B,
+    seriesLength: steps * T,
+    truncatedLength: T,
+  });
   const out: Run = { loss: [], right: [], params: [], first: [], state: [] };
   let state: tf.Tensor3D[] | null = null;
   for (let k = 0; k < steps; k++) {
@@ -123,6 +130,9 @@ Deno.test("cpu step: H 9 to 12 take the per-replica path (past the replica-lanes
   agree({ cell: "gru", layers: 2, hidden: 9, optimizer: "adam", clip: 0.05 }, 4);
   agree({ cell: "rnn", layers: 1, hidden: 12, optimizer: "rmsprop", clip: 0 }, 4);
   agree({ cell: "lstm", layers: 2, hidden: 10, optimizer: "rmsprop", clip: 0.05 }, 4);
+  // Batch 5: the recurrent products take mm5 (five rows by eight columns, then by four: H 12 has both).
+  for (const cell of CELLS) agree({ cell, layers: 2, hidden: 12, optimizer: "adam", clip: 0.05, batch: 5 }, 4);
+  agree({ cell: "gru", layers: 1, hidden: 4, optimizer: "rmsprop", clip: 0, batch: 5 }, 4);
 });
 
 Deno.test("cpu step: the replica-lanes path (H <= 8, four replicas a vector) at H 8 and with groups part full", () => {

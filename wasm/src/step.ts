@@ -177,6 +177,10 @@ function mm(
   K: i32,
   N: i32,
 ): void {
+  if (rows == 5) {
+    mm5(a, aStride, w, wStride, bias, out, outStride, K, N);
+    return;
+  }
   const wStep = <usize>(wStride << 2), aStep = <usize>(aStride << 2), oStep = <usize>(outStride << 2);
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
@@ -258,6 +262,72 @@ function mm(
       }
       v128.store(o0 + off, p0);
     }
+  }
+}
+
+/**
+ * `mm` for exactly five rows (the recurrent products at batch 5): five rows by eight columns at a time, so no
+ * row takes the one-row path (two sums in flight, bound by the add's latency).
+ */
+function mm5(a: usize, aStride: i32, w: usize, wStride: i32, bias: usize, out: usize, outStride: i32, K: i32, N: i32): void {
+  const wStep = <usize>(wStride << 2), aStep = <usize>(aStride << 2), oStep = <usize>(outStride << 2);
+  const a0 = a, a1 = a0 + aStep, a2 = a1 + aStep, a3 = a2 + aStep, a4 = a3 + aStep;
+  const o0 = out, o1 = o0 + oStep, o2 = o1 + oStep, o3 = o2 + oStep, o4 = o3 + oStep;
+  let n = 0;
+  for (; n + 8 <= N; n += 8) {
+    const off = <usize>n << 2;
+    const b0 = v128.load(bias + off), b1 = v128.load(bias + off, 16);
+    let p0 = b0, p1 = b1, q0 = b0, q1 = b1, u0 = b0, u1 = b1, v0 = b0, v1 = b1, z0 = b0, z1 = b1;
+    let wr = w + off;
+    for (let k = 0; k < K; k++) {
+      const kk = <usize>k << 2;
+      const w0 = v128.load(wr), w1 = v128.load(wr, 16);
+      const x0 = f32x4.splat(load<f32>(a0 + kk)), x1 = f32x4.splat(load<f32>(a1 + kk));
+      p0 = f32x4.add(p0, f32x4.mul(x0, w0));
+      p1 = f32x4.add(p1, f32x4.mul(x0, w1));
+      q0 = f32x4.add(q0, f32x4.mul(x1, w0));
+      q1 = f32x4.add(q1, f32x4.mul(x1, w1));
+      const x2 = f32x4.splat(load<f32>(a2 + kk)), x3 = f32x4.splat(load<f32>(a3 + kk));
+      u0 = f32x4.add(u0, f32x4.mul(x2, w0));
+      u1 = f32x4.add(u1, f32x4.mul(x2, w1));
+      v0 = f32x4.add(v0, f32x4.mul(x3, w0));
+      v1 = f32x4.add(v1, f32x4.mul(x3, w1));
+      const x4 = f32x4.splat(load<f32>(a4 + kk));
+      z0 = f32x4.add(z0, f32x4.mul(x4, w0));
+      z1 = f32x4.add(z1, f32x4.mul(x4, w1));
+      wr += wStep;
+    }
+    v128.store(o0 + off, p0);
+    v128.store(o0 + off, p1, 16);
+    v128.store(o1 + off, q0);
+    v128.store(o1 + off, q1, 16);
+    v128.store(o2 + off, u0);
+    v128.store(o2 + off, u1, 16);
+    v128.store(o3 + off, v0);
+    v128.store(o3 + off, v1, 16);
+    v128.store(o4 + off, z0);
+    v128.store(o4 + off, z1, 16);
+  }
+  for (; n < N; n += 4) {
+    const off = <usize>n << 2;
+    let p0 = v128.load(bias + off);
+    let q0 = p0, u0 = p0, v0 = p0, z0 = p0;
+    let wr = w + off;
+    for (let k = 0; k < K; k++) {
+      const kk = <usize>k << 2;
+      const w0 = v128.load(wr);
+      p0 = f32x4.add(p0, f32x4.mul(f32x4.splat(load<f32>(a0 + kk)), w0));
+      q0 = f32x4.add(q0, f32x4.mul(f32x4.splat(load<f32>(a1 + kk)), w0));
+      u0 = f32x4.add(u0, f32x4.mul(f32x4.splat(load<f32>(a2 + kk)), w0));
+      v0 = f32x4.add(v0, f32x4.mul(f32x4.splat(load<f32>(a3 + kk)), w0));
+      z0 = f32x4.add(z0, f32x4.mul(f32x4.splat(load<f32>(a4 + kk)), w0));
+      wr += wStep;
+    }
+    v128.store(o0 + off, p0);
+    v128.store(o1 + off, q0);
+    v128.store(o2 + off, u0);
+    v128.store(o3 + off, v0);
+    v128.store(o4 + off, z0);
   }
 }
 
@@ -1069,16 +1139,24 @@ export function gradients(
             }
           } else if (cell == LSTM) {
             const ar = at(acts, r * Gp), cPrev = at(cs, r * Hp), tc = at(aux, r * Hp), dcr = at(dc, b * Hp);
-            for (let j = 0; j < H; j++) {
-              const i = ldd(ar, j), f = ldd(ar, H + j), g = ldd(ar, 2 * H + j), o = ldd(ar, 3 * H + j);
-              const tanhC = ldd(tc, j);
-              const dhStep = ldd(dhr, j) + ldd(dyr, j);
-              const dcStep = ldd(dcr, j) + dhStep * o * (<f64>1 - tanhC * tanhC);
-              sd(dxr, j, dcStep * g * i * (<f64>1 - i));
-              sd(dxr, H + j, dcStep * ldd(cPrev, j) * f * (<f64>1 - f));
-              sd(dxr, 2 * H + j, dcStep * i * (<f64>1 - g * g));
-              sd(dxr, 3 * H + j, dhStep * tanhC * o * (<f64>1 - o));
-              sd(dcr, j, dcStep * f);
+            // Four hidden units at a time in f32 (as the forward); lanes past H are not stored.
+            const one = f32x4.splat(1);
+            for (let j = 0; j < H; j += 4) {
+              const n = H - j;
+              const i = v128.load(at(ar, j)), f = v128.load(at(ar, H + j));
+              const g = v128.load(at(ar, 2 * H + j)), o = v128.load(at(ar, 3 * H + j));
+              const tanhC = v128.load(at(tc, j));
+              const dhStep = f32x4.add(v128.load(at(dhr, j)), v128.load(at(dyr, j)));
+              const dcStep = f32x4.add(
+                v128.load(at(dcr, j)),
+                f32x4.mul(f32x4.mul(dhStep, o), f32x4.sub(one, f32x4.mul(tanhC, tanhC))),
+              );
+              storeN(at(dxr, j), f32x4.mul(f32x4.mul(f32x4.mul(dcStep, g), i), f32x4.sub(one, i)), n);
+              const dF = f32x4.mul(f32x4.mul(f32x4.mul(dcStep, v128.load(at(cPrev, j))), f), f32x4.sub(one, f));
+              storeN(at(dxr, H + j), dF, n);
+              storeN(at(dxr, 2 * H + j), f32x4.mul(f32x4.mul(dcStep, i), f32x4.sub(one, f32x4.mul(g, g))), n);
+              storeN(at(dxr, 3 * H + j), f32x4.mul(f32x4.mul(f32x4.mul(dhStep, tanhC), o), f32x4.sub(one, o)), n);
+              storeN(at(dcr, j), f32x4.mul(dcStep, f), n);
             }
           } else {
             const ar = at(acts, r * Gp), hnr = at(aux, r * Hp), hPrev = at(hs, r * Hp), dzr = at(dhz, b * Hp);
