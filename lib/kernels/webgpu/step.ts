@@ -75,6 +75,16 @@ function activeBackend(): Backend | null {
   return b.device && typeof b.makeUniforms === "function" && typeof b.uploadToGPU === "function" ? b as Backend : null;
 }
 
+/** W_hh floats a software adapter takes in workgroup memory (see `StepLimits.maxSharedWhhFloats`): rnn H 8, lstm H 4. */
+export const SOFTWARE_SHARED_WHH = 64;
+
+/** Whether the device's adapter runs shaders on the CPU (as `lib/backend.ts` says: a fallback adapter, or named so). */
+function softwareAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: { isFallbackAdapter?: boolean; description?: string } })
+    .adapterInfo;
+  return !!info && (!!info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? ""));
+}
+
 /** The limits {@linkcode planStep} meets, from a device. */
 export function deviceLimits(device: GPUDevice): StepLimits {
   const l = device.limits;
@@ -83,6 +93,7 @@ export function deviceLimits(device: GPUDevice): StepLimits {
     maxBufferSize: l.maxBufferSize,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
     maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+    maxSharedWhhFloats: softwareAdapter(device) ? SOFTWARE_SHARED_WHH : undefined,
   };
 }
 
@@ -180,6 +191,16 @@ export function fusedStepRefusal(hidden: number): string | null {
   return hidden > STEP_MAX_HIDDEN ? `the fused WebGPU step takes H up to ${STEP_MAX_HIDDEN}` : null;
 }
 
+let limitsOverride: Partial<StepLimits> | null = null;
+
+/**
+ * Plans the next steps as if the adapter's limits were `limits` where given
+ * (null: the adapter's own), so tests can force several tiles at small sizes.
+ */
+export function setStepLimits(limits: Partial<StepLimits> | null): void {
+  limitsOverride = limits;
+}
+
 /** The plan of the step `webgpuStep` would run for these arguments, or why it would run `autogradStep`. */
 export function stepPlanFor(model: StepModel, optimizer: StepOptimizer, input: StepInput): StepPlan | string {
   const be = activeBackend();
@@ -199,7 +220,8 @@ export function stepPlanFor(model: StepModel, optimizer: StepOptimizer, input: S
     adam: (optimizer as { beta1?: number }).beta1 !== undefined,
     debug: input.onGrads !== undefined,
   };
-  return stepRefusal(dims, deviceLimits(be.device)) ?? planStep(dims, deviceLimits(be.device));
+  const limits = { ...deviceLimits(be.device), ...limitsOverride };
+  return stepRefusal(dims, limits) ?? planStep(dims, limits);
 }
 
 /**

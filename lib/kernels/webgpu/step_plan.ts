@@ -46,6 +46,14 @@ export interface StepLimits {
   maxBufferSize: number;
   maxComputeWorkgroupStorageSize: number;
   maxComputeWorkgroupsPerDimension: number;
+  /**
+   * The most floats of W_hh to put in workgroup memory (default: as many as
+   * fit). WebGPU zero-fills workgroup memory, and llvmpipe's LLVM compiles
+   * that fill element by element: measured here, a 1,024-float W_hh makes a
+   * pipeline compile for 6 to 8 s and H 60's 3,600 for a minute, so a
+   * software adapter takes W_hh there only when tiny (`step.ts`).
+   */
+  maxSharedWhhFloats?: number;
 }
 
 /** The buffers the step binds, per tile. */
@@ -168,7 +176,8 @@ function tryPlan(d: StepDims, limits: StepLimits): StepPlan | string {
   const rowGroups = Math.max(1, Math.floor(STEP_THREADS / H));
   // Workgroup memory besides W_hh: h of each row group, its gate gradients, two reductions.
   const fixed = 4 * (rowGroups * H + rowGroups * G + 2 * STEP_THREADS);
-  const sharedWhh = fixed + 4 * G * H <= limits.maxComputeWorkgroupStorageSize;
+  const sharedWhh = fixed + 4 * G * H <= limits.maxComputeWorkgroupStorageSize &&
+    G * H <= (limits.maxSharedWhhFloats ?? Infinity);
   return {
     dims: d,
     G,

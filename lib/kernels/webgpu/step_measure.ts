@@ -1,0 +1,109 @@
+/**
+ * What one fused WebGPU training step costs the host, measured (issue 17,
+ * part 4): dispatches per step (the step's own, and every compute dispatch
+ * the device saw, the tally's `live` included), buffer copies, and the
+ * JavaScript milliseconds to encode and submit a step, without waiting for
+ * the device (each step's results are read only after the last). Time inside
+ * `GPUQueue.submit` is counted apart: on a software adapter (llvmpipe) the
+ * shaders run inside it, in this process, so it measures the device there.
+ * For `deno task bench` to report per webgpu row; not the step (`step.ts`).
+ */
+import { tf } from "../../tf.ts";
+import type { StepModel, StepOptimizer } from "../kernel.ts";
+import { resetStepCounts, stepCounts, webgpuStep } from "./step.ts";
+
+/** Per-step figures of {@linkcode measureWebGpuStep}. */
+export interface StepMeasure {
+  steps: number;
+  tiles: number;
+  /** The fused step's own dispatches per step (its WGSL programs). */
+  dispatches: number;
+  /** Every compute dispatch per step, tfjs's included (the tally's `live`; 0 more where the step runs fused). */
+  deviceDispatches: number;
+  copies: number;
+  /** Host milliseconds per step: the JavaScript time of the step call less the time inside `GPUQueue.submit`. */
+  hostMs: number;
+  /** Milliseconds per step inside `GPUQueue.submit` (llvmpipe runs the shaders there). */
+  submitMs: number;
+}
+
+/**
+ * Runs `warmup` steps (pipelines compile), then `steps` more on chunk `x`,
+ * `y` `[S, B, T, 1]`, state carried, with a live mask kept on the device as
+ * `DeviceTally` keeps it; reads the last loss at the end, after timing.
+ */
+export async function measureWebGpuStep(
+  model: StepModel,
+  optimizer: StepOptimizer,
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  { steps = 5, warmup = 1, clip = 0 }: { steps?: number; warmup?: number; clip?: number } = {},
+): Promise<StepMeasure> {
+  let alive = tf.ones([x.shape[0]]) as tf.Tensor1D;
+  let state: tf.Tensor3D[] | null = null;
+  const proto = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
+  const dispatch = proto.dispatchWorkgroups, submit = queue.submit;
+  let device = 0, submitMs = 0;
+  const one = () => {
+    const out = webgpuStep(model, optimizer, {
+      x,
+      y,
+      state,
+      clip,
+      live: (loss) => {
+        const next = tf.keep(tf.mul(alive, tf.cast(tf.isFinite(loss), "float32")) as tf.Tensor1D);
+        alive.dispose();
+        return alive = next;
+      },
+    });
+    if (state) tf.dispose(state);
+    state = out.state;
+    return out;
+  };
+  for (let i = 0; i < warmup; i++) {
+    const out = one();
+    tf.dispose([out.loss, out.right]);
+  }
+  await alive.data();
+  resetStepCounts();
+  let hostMs = 0;
+  let last: tf.Tensor1D | null = null;
+  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
+    device++;
+    return dispatch.apply(this, args);
+  };
+  queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
+    const start = performance.now();
+    try {
+      return submit.apply(this, args);
+    } finally {
+      submitMs += performance.now() - start;
+    }
+  };
+  try {
+    for (let i = 0; i < steps; i++) {
+      const start = performance.now();
+      const out = one();
+      hostMs += performance.now() - start;
+      last?.dispose();
+      out.right.dispose();
+      last = out.loss;
+    }
+  } finally {
+    proto.dispatchWorkgroups = dispatch;
+    queue.submit = submit;
+  }
+  await last?.data();
+  last?.dispose();
+  tf.dispose([alive, ...(state ?? [])]);
+  const c = stepCounts();
+  return {
+    steps,
+    tiles: c.tiles,
+    dispatches: c.dispatches / steps,
+    deviceDispatches: device / steps,
+    copies: c.copies / steps,
+    hostMs: (hostMs - submitMs) / steps,
+    submitMs: submitMs / steps,
+  };
+}
