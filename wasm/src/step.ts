@@ -697,10 +697,40 @@ function mmTLanes(d: usize, dStride: i32, w: usize, K: i32, out: usize, outStrid
 /** acc[g, n] = sum_r d[r, g] x[r, n] for g < Gn, n < N (overwritten), vectors of lanes; four n at a time. */
 function outerLanes(d: usize, dStride: i32, x: usize, xStride: i32, acc: usize, rows: i32, Gn: i32, N: i32): void {
   const dStep = <usize>dStride << 4, xStep = <usize>xStride << 4;
-  for (let g = 0; g < Gn; g++) {
+  // Two g by four n at a time: eight sums in flight.
+  let g = 0;
+  for (; g + 2 <= Gn; g += 2) {
+    const a0 = vat(acc, g * N), a1 = vat(acc, (g + 1) * N);
+    for (let n = 0; n + 4 <= N; n += 4) {
+      let p0 = f32x4.splat(0), p1 = p0, p2 = p0, p3 = p0, q0 = p0, q1 = p0, q2 = p0, q3 = p0;
+      let dr = vat(d, g), xr = vat(x, n);
+      for (let r = 0; r < rows; r++) {
+        const d0 = v128.load(dr), d1 = v128.load(dr, 16);
+        const x0 = v128.load(xr), x1 = v128.load(xr, 16), x2 = v128.load(xr, 32), x3 = v128.load(xr, 48);
+        p0 = f32x4.add(p0, f32x4.mul(d0, x0));
+        p1 = f32x4.add(p1, f32x4.mul(d0, x1));
+        p2 = f32x4.add(p2, f32x4.mul(d0, x2));
+        p3 = f32x4.add(p3, f32x4.mul(d0, x3));
+        q0 = f32x4.add(q0, f32x4.mul(d1, x0));
+        q1 = f32x4.add(q1, f32x4.mul(d1, x1));
+        q2 = f32x4.add(q2, f32x4.mul(d1, x2));
+        q3 = f32x4.add(q3, f32x4.mul(d1, x3));
+        dr += dStep;
+        xr += xStep;
+      }
+      v128.store(vat(a0, n), p0);
+      v128.store(vat(a0, n + 1), p1);
+      v128.store(vat(a0, n + 2), p2);
+      v128.store(vat(a0, n + 3), p3);
+      v128.store(vat(a1, n), q0);
+      v128.store(vat(a1, n + 1), q1);
+      v128.store(vat(a1, n + 2), q2);
+      v128.store(vat(a1, n + 3), q3);
+    }
+  }
+  for (; g < Gn; g++) {
     const ag = vat(acc, g * N);
-    let n = 0;
-    for (; n + 4 <= N; n += 4) {
+    for (let n = 0; n + 4 <= N; n += 4) {
       let p0 = f32x4.splat(0), p1 = p0, p2 = p0, p3 = p0;
       let dr = vat(d, g), xr = vat(x, n);
       for (let r = 0; r < rows; r++) {
@@ -717,7 +747,29 @@ function outerLanes(d: usize, dStride: i32, x: usize, xStride: i32, acc: usize, 
       v128.store(vat(ag, n + 2), p2);
       v128.store(vat(ag, n + 3), p3);
     }
-    for (; n < N; n++) {
+  }
+  // The columns past a multiple of 4 (all of them at K 1): four g at a time, so four sums are in flight.
+  const n0 = N & ~3;
+  for (let n = n0; n < N; n++) {
+    let g = 0;
+    for (; g + 4 <= Gn; g += 4) {
+      let p0 = f32x4.splat(0), p1 = p0, p2 = p0, p3 = p0;
+      let dr = vat(d, g), xr = vat(x, n);
+      for (let r = 0; r < rows; r++) {
+        const xv = v128.load(xr);
+        p0 = f32x4.add(p0, f32x4.mul(v128.load(dr), xv));
+        p1 = f32x4.add(p1, f32x4.mul(v128.load(dr, 16), xv));
+        p2 = f32x4.add(p2, f32x4.mul(v128.load(dr, 32), xv));
+        p3 = f32x4.add(p3, f32x4.mul(v128.load(dr, 48), xv));
+        dr += dStep;
+        xr += xStep;
+      }
+      v128.store(vat(acc, g * N + n), p0);
+      v128.store(vat(acc, (g + 1) * N + n), p1);
+      v128.store(vat(acc, (g + 2) * N + n), p2);
+      v128.store(vat(acc, (g + 3) * N + n), p3);
+    }
+    for (; g < Gn; g++) {
       let p = f32x4.splat(0);
       let dr = vat(d, g), xr = vat(x, n);
       for (let r = 0; r < rows; r++) {
@@ -725,15 +777,39 @@ function outerLanes(d: usize, dStride: i32, x: usize, xStride: i32, acc: usize, 
         dr += dStep;
         xr += xStep;
       }
-      v128.store(vat(ag, n), p);
+      v128.store(vat(acc, g * N + n), p);
     }
   }
 }
 
-/** sum[g] = sum_r d[r, g] for g < Gn (vectors of lanes, each lane summed in f64 and rounded once). */
+/**
+ * sum[g] = sum_r d[r, g] for g < Gn (vectors of lanes, each lane summed in f64 in row order and rounded once):
+ * four g at a time, eight f64x2 sums in flight rather than two waiting on the add's latency.
+ */
 function colSumLanes(d: usize, dStride: i32, out: usize, rows: i32, Gn: i32): void {
   const dStep = <usize>dStride << 4;
-  for (let g = 0; g < Gn; g++) {
+  let g = 0;
+  for (; g + 4 <= Gn; g += 4) {
+    let l0 = f64x2.splat(0), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+    let dr = vat(d, g);
+    for (let r = 0; r < rows; r++) {
+      const v0 = v128.load(dr), v1 = v128.load(dr, 16), v2 = v128.load(dr, 32), v3 = v128.load(dr, 48);
+      l0 = f64x2.add(l0, f64x2.promote_low_f32x4(v0));
+      h0 = f64x2.add(h0, f64x2.promote_low_f32x4(i32x4.shuffle(v0, v0, 2, 3, 0, 1)));
+      l1 = f64x2.add(l1, f64x2.promote_low_f32x4(v1));
+      h1 = f64x2.add(h1, f64x2.promote_low_f32x4(i32x4.shuffle(v1, v1, 2, 3, 0, 1)));
+      l2 = f64x2.add(l2, f64x2.promote_low_f32x4(v2));
+      h2 = f64x2.add(h2, f64x2.promote_low_f32x4(i32x4.shuffle(v2, v2, 2, 3, 0, 1)));
+      l3 = f64x2.add(l3, f64x2.promote_low_f32x4(v3));
+      h3 = f64x2.add(h3, f64x2.promote_low_f32x4(i32x4.shuffle(v3, v3, 2, 3, 0, 1)));
+      dr += dStep;
+    }
+    v128.store(vat(out, g), i32x4.shuffle(f32x4.demote_f64x2_zero(l0), f32x4.demote_f64x2_zero(h0), 0, 1, 4, 5));
+    v128.store(vat(out, g + 1), i32x4.shuffle(f32x4.demote_f64x2_zero(l1), f32x4.demote_f64x2_zero(h1), 0, 1, 4, 5));
+    v128.store(vat(out, g + 2), i32x4.shuffle(f32x4.demote_f64x2_zero(l2), f32x4.demote_f64x2_zero(h2), 0, 1, 4, 5));
+    v128.store(vat(out, g + 3), i32x4.shuffle(f32x4.demote_f64x2_zero(l3), f32x4.demote_f64x2_zero(h3), 0, 1, 4, 5));
+  }
+  for (; g < Gn; g++) {
     let lo = f64x2.splat(0), hi = f64x2.splat(0);
     let dr = vat(d, g);
     for (let r = 0; r < rows; r++) {
@@ -786,7 +862,7 @@ function gradientsLanes(
   const hh = vat(scratch, vHh), dz = vat(scratch, vDz), dY = vat(scratch, vDY), dXp = vat(scratch, vDXp);
   const dHh = vat(scratch, vDHh), dh = vat(scratch, vDh), dc = vat(scratch, vDc), dhz = vat(scratch, vDhz);
   const gW = vat(scratch, vGW), gBi = vat(scratch, vGBi), gBh = vat(scratch, vGBh), gHw = vat(scratch, vGHw);
-  const one = f32x4.splat(1), zero = f32x4.splat(0), rows = f32x4.splat(<f32>R);
+  const one = f32x4.splat(1), zero = f32x4.splat(0), perRow = f32x4.splat(<f32>(<f64>1 / <f64>R));
   for (let s0 = 0; s0 < S; s0 += 4) {
     // The group's inputs and targets, time-major: row t * B + b.
     for (let l = 0; l < 4; l++) {
@@ -864,21 +940,34 @@ function gradientsLanes(
     gatherLanes(at(params, varOffset(4 * L + 1, S)), hb, 1, s0, S);
     const top = vat(scratch, (L - 1) * vLayer + vHs + B * H);
     const bias = v128.load(hb);
-    let sumLo = f64x2.splat(0), sumHi = f64x2.splat(0), hits = zero;
+    // In four passes over the rows, each a short chain that the core overlaps from row to row (one pass of the
+    // whole chain, exp then log then a division, was bound by its latency): z (kept in dz), e = exp(-|z|) (in
+    // dY), log1p(e) (in dXp; both free until the backward), then the loss terms, hits and dz.
+    const eb = dY, lpb = dXp;
     for (let r = 0; r < R; r++) {
       const hr = vat(top, r * H);
       let z = bias;
       for (let j = 0; j < H; j++) z = f32x4.add(z, f32x4.mul(v128.load(vat(hr, j)), v128.load(vat(hw, j))));
-      const target = v128.load(vat(yv, r));
-      const e = expv(v128.or(z, SIGN)), u = f32x4.add(one, e);
+      v128.store(vat(dz, r), z);
+    }
+    for (let r = 0; r < R; r++) v128.store(vat(eb, r), expv(v128.or(v128.load(vat(dz, r)), SIGN)));
+    for (let r = 0; r < R; r++) {
+      const e = v128.load(vat(eb, r)), u = f32x4.add(one, e);
       // log1p(e) = ln(u) e / (u - 1), exact where u rounds to 1.
       const lp = v128.bitselect(e, f32x4.div(f32x4.mul(log12v(u), e), f32x4.sub(u, one)), f32x4.eq(u, one));
-      const term = f32x4.add(f32x4.sub(f32x4.max(z, zero), f32x4.mul(z, target)), lp);
+      v128.store(vat(lpb, r), lp);
+    }
+    let sumLo = f64x2.splat(0), sumHi = f64x2.splat(0), hits = zero;
+    for (let r = 0; r < R; r++) {
+      const z = v128.load(vat(dz, r)), e = v128.load(vat(eb, r)), u = f32x4.add(one, e);
+      const target = v128.load(vat(yv, r));
+      const term = f32x4.add(f32x4.sub(f32x4.max(z, zero), f32x4.mul(z, target)), v128.load(vat(lpb, r)));
       sumLo = f64x2.add(sumLo, f64x2.promote_low_f32x4(term));
       sumHi = f64x2.add(sumHi, f64x2.promote_low_f32x4(i32x4.shuffle(term, term, 2, 3, 0, 1)));
       hits = f32x4.add(hits, v128.and(f32x4.eq(v128.and(f32x4.gt(z, zero), one), target), one));
-      const sig = v128.bitselect(f32x4.div(one, u), f32x4.div(e, u), f32x4.ge(z, zero));
-      v128.store(vat(dz, r), f32x4.div(f32x4.sub(sig, target), rows));
+      const inv = f32x4.div(one, u);
+      const sig = v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(z, zero));
+      v128.store(vat(dz, r), f32x4.mul(f32x4.sub(sig, target), perRow));
     }
     const rows64 = f64x2.splat(<f64>R);
     const meanLoss = i32x4.shuffle(
