@@ -26,6 +26,7 @@ import { assertFitsWebGpu, type BufferDims } from "./webgpu/limits.ts";
 import { UsageError } from "../usage_error.ts";
 import { webgpuUpdate } from "./webgpu/update.ts";
 import { webgpuStep } from "./webgpu/step.ts";
+import { STEP_MAX_HIDDEN } from "./webgpu/step_plan.ts";
 
 export type * from "./kernel.ts";
 export { clipGradNorm } from "./op/step.ts";
@@ -136,7 +137,15 @@ export function kernelFor(q: KernelQuery): KernelChoice {
   const kernel = q.kernel ?? "auto", on = `on ${q.backend}`;
   if (kernel === "op") return { kernel: OP, reason: "--kernel op: tfjs ops (the reference)" };
   if (q.backend === "webgpu") {
-    if (q.hidden <= WEBGPU_MAX_HIDDEN) return { kernel: WEBGPU, reason: `${on}: WGSL layers and optimizer` };
+    if (q.hidden <= STEP_MAX_HIDDEN) {
+      return { kernel: WEBGPU, reason: `${on}: the whole training step in two WGSL dispatches per tile of replicas` };
+    }
+    if (q.hidden <= WEBGPU_MAX_HIDDEN) {
+      return {
+        kernel: WEBGPU,
+        reason: `${on}: WGSL layers and optimizer (the whole WGSL step takes H up to ${STEP_MAX_HIDDEN})`,
+      };
+    }
     if (kernel === "fused") {
       throw new UsageError(`--kernel fused on webgpu takes --hidden up to ${WEBGPU_MAX_HIDDEN}, got ${q.hidden}`);
     }
@@ -178,8 +187,8 @@ export function reasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence: "fused
  * The reasons `kernelFor` gave for `q` before its present words, for each
  * recurrence: CSVs written then hold them, so a CSV's `kernel_reason` is
  * checked against these too, and a row written before the column existed is
- * filled from them first (lib/migrations.ts). Until issue 16 the CPU family
- * ran tfjs's autodiff around fused layers.
+ * filled from them first (lib/migrations.ts). Until issues 16 and 17 the CPU
+ * and WebGPU families ran tfjs's autodiff around fused layers.
  */
 export function earlierReasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence: "fused" | "op"; reason: string }[] {
   if (q.backend === "auto" || tensorsOnHost(q.backend)) {
@@ -187,6 +196,9 @@ export function earlierReasonsFor(q: Omit<KernelQuery, "kernel">): { recurrence:
       recurrence: "fused",
       reason: `on ${q.backend}: fused layers with wasm SIMD matmuls and optimizer loops`,
     }];
+  }
+  if (q.backend === "webgpu" && q.hidden <= STEP_MAX_HIDDEN) {
+    return [{ recurrence: "fused", reason: `on ${q.backend}: WGSL layers and optimizer` }];
   }
   return [];
 }
