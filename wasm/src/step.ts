@@ -40,7 +40,7 @@ let layerFloats = 0;
 let oWihT = 0, oWhhT = 0, oBih = 0, oBhh = 0, oWhhP = 0, oWihP = 0;
 let oHs = 0, oXp = 0, oActs = 0, oCs = 0, oAux = 0;
 let oX0 = 0, oHh = 0, oDz = 0, oDY = 0, oDXp = 0, oDHh = 0, oDh = 0, oDc = 0, oDhz = 0;
-let oAccHh = 0, oAccIh = 0, oZero = 0, totalFloats = 0;
+let oAccHh = 0, oAccIh = 0, oZero = 0, oSpl = 0, totalFloats = 0;
 
 @inline
 function pad4(n: i32): i32 {
@@ -126,6 +126,8 @@ function setDims(cell_: i32, B_: i32, T_: i32, H_: i32, L_: i32, K0_: i32): void
   o += G * Kmp;
   oZero = o;
   o += max(Gp, Hp);
+  oSpl = o;
+  o += 5 * 4 * max(Gp, Kmp);
   totalFloats = o;
   lanes = H <= LANES_MAX_H;
   if (lanes) {
@@ -265,37 +267,44 @@ function mm(
   }
 }
 
+/** Where `mm5` lays out its rows' splatted values (set by `gradients`: scratch's oSpl). */
+let spl: usize = 0;
+
 /**
  * `mm` for exactly five rows (the recurrent products at batch 5): five rows by eight columns at a time, so no
- * row takes the one-row path (two sums in flight, bound by the add's latency).
+ * row takes the one-row path (two sums in flight, bound by the add's latency). Each a[r, k] is splatted once
+ * into `spl` ([k][5] vectors), so the inner loop loads its five operands instead of splatting them per column.
  */
 function mm5(a: usize, aStride: i32, w: usize, wStride: i32, bias: usize, out: usize, outStride: i32, K: i32, N: i32): void {
-  const wStep = <usize>(wStride << 2), aStep = <usize>(aStride << 2), oStep = <usize>(outStride << 2);
-  const a0 = a, a1 = a0 + aStep, a2 = a1 + aStep, a3 = a2 + aStep, a4 = a3 + aStep;
+  const wStep = <usize>(wStride << 2), oStep = <usize>(outStride << 2);
+  for (let r = 0; r < 5; r++) {
+    const ar = at(a, r * aStride), sr = spl + (<usize>r << 4);
+    for (let k = 0; k < K; k++) v128.store(sr + <usize>(k * 80), f32x4.splat(ld(ar, k)));
+  }
   const o0 = out, o1 = o0 + oStep, o2 = o1 + oStep, o3 = o2 + oStep, o4 = o3 + oStep;
   let n = 0;
   for (; n + 8 <= N; n += 8) {
     const off = <usize>n << 2;
     const b0 = v128.load(bias + off), b1 = v128.load(bias + off, 16);
     let p0 = b0, p1 = b1, q0 = b0, q1 = b1, u0 = b0, u1 = b1, v0 = b0, v1 = b1, z0 = b0, z1 = b1;
-    let wr = w + off;
+    let wr = w + off, sp = spl;
     for (let k = 0; k < K; k++) {
-      const kk = <usize>k << 2;
       const w0 = v128.load(wr), w1 = v128.load(wr, 16);
-      const x0 = f32x4.splat(load<f32>(a0 + kk)), x1 = f32x4.splat(load<f32>(a1 + kk));
+      const x0 = v128.load(sp), x1 = v128.load(sp, 16);
       p0 = f32x4.add(p0, f32x4.mul(x0, w0));
       p1 = f32x4.add(p1, f32x4.mul(x0, w1));
       q0 = f32x4.add(q0, f32x4.mul(x1, w0));
       q1 = f32x4.add(q1, f32x4.mul(x1, w1));
-      const x2 = f32x4.splat(load<f32>(a2 + kk)), x3 = f32x4.splat(load<f32>(a3 + kk));
+      const x2 = v128.load(sp, 32), x3 = v128.load(sp, 48);
       u0 = f32x4.add(u0, f32x4.mul(x2, w0));
       u1 = f32x4.add(u1, f32x4.mul(x2, w1));
       v0 = f32x4.add(v0, f32x4.mul(x3, w0));
       v1 = f32x4.add(v1, f32x4.mul(x3, w1));
-      const x4 = f32x4.splat(load<f32>(a4 + kk));
+      const x4 = v128.load(sp, 64);
       z0 = f32x4.add(z0, f32x4.mul(x4, w0));
       z1 = f32x4.add(z1, f32x4.mul(x4, w1));
       wr += wStep;
+      sp += 80;
     }
     v128.store(o0 + off, p0);
     v128.store(o0 + off, p1, 16);
@@ -312,16 +321,16 @@ function mm5(a: usize, aStride: i32, w: usize, wStride: i32, bias: usize, out: u
     const off = <usize>n << 2;
     let p0 = v128.load(bias + off);
     let q0 = p0, u0 = p0, v0 = p0, z0 = p0;
-    let wr = w + off;
+    let wr = w + off, sp = spl;
     for (let k = 0; k < K; k++) {
-      const kk = <usize>k << 2;
       const w0 = v128.load(wr);
-      p0 = f32x4.add(p0, f32x4.mul(f32x4.splat(load<f32>(a0 + kk)), w0));
-      q0 = f32x4.add(q0, f32x4.mul(f32x4.splat(load<f32>(a1 + kk)), w0));
-      u0 = f32x4.add(u0, f32x4.mul(f32x4.splat(load<f32>(a2 + kk)), w0));
-      v0 = f32x4.add(v0, f32x4.mul(f32x4.splat(load<f32>(a3 + kk)), w0));
-      z0 = f32x4.add(z0, f32x4.mul(f32x4.splat(load<f32>(a4 + kk)), w0));
+      p0 = f32x4.add(p0, f32x4.mul(v128.load(sp), w0));
+      q0 = f32x4.add(q0, f32x4.mul(v128.load(sp, 16), w0));
+      u0 = f32x4.add(u0, f32x4.mul(v128.load(sp, 32), w0));
+      v0 = f32x4.add(v0, f32x4.mul(v128.load(sp, 48), w0));
+      z0 = f32x4.add(z0, f32x4.mul(v128.load(sp, 64), w0));
       wr += wStep;
+      sp += 80;
     }
     v128.store(o0 + off, p0);
     v128.store(o1 + off, q0);
@@ -422,12 +431,19 @@ const LOG2E: f32 = 1.44269504088896341;
 /** ln 2 split in two: the high part has 9 significant bits, so n * LN2_HI is exact for |n| <= 2^15. */
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
+/** 1.5 * 2^23: y + ROUNDER - ROUNDER rounds y to an integer (half to even) for |y| < 2^22; ROUNDER_BITS its bits. */
+const ROUNDER: f32 = 12582912;
+const ROUNDER_BITS: i32 = 0x4b400000;
 
 /** e^x per lane: +Inf past 88.72, 0 below -103.98 (subnormals between), NaN kept. */
 @inline
 function expv(x: v128): v128 {
-  const c = f32x4.max(f32x4.min(x, f32x4.splat(89)), f32x4.splat(-104));
-  const n = f32x4.nearest(f32x4.mul(c, f32x4.splat(LOG2E)));
+  // pmin and pmax (one instruction each; a NaN lane is restored at the end), and n = round-half-even(c log2 e)
+  // by adding and taking away 1.5 * 2^23 (exact for |n| < 2^22), whose bits then hold n: the same values as
+  // f32x4.min, max, nearest and trunc_sat, in fewer instructions.
+  const c = f32x4.pmax(f32x4.pmin(x, f32x4.splat(89)), f32x4.splat(-104));
+  const t = f32x4.add(f32x4.mul(c, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const n = f32x4.sub(t, f32x4.splat(ROUNDER));
   const r = f32x4.sub(f32x4.sub(c, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
   let p = f32x4.splat(1.9875691500e-4);
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
@@ -437,7 +453,7 @@ function expv(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
   // 2^n in two factors, each a normal float for n in [-150, 128], so that overflow and subnormals round once.
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(t, i32x4.splat(ROUNDER_BITS));
   const n1 = i32x4.shr_s(ni, 1), n2 = i32x4.sub(ni, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23), s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
   const e = f32x4.mul(f32x4.mul(p, s1), s2);
@@ -457,7 +473,8 @@ function tanhv(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
   p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
   const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), a), a);
-  const e = expv(f32x4.add(f32x4.min(a, f32x4.splat(10)), f32x4.min(a, f32x4.splat(10))));
+  const a10 = f32x4.pmin(a, f32x4.splat(10));
+  const e = expv(f32x4.add(a10, a10));
   const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
   const t = v128.bitselect(small, large, f32x4.lt(a, f32x4.splat(0.625)));
   return v128.bitselect(x, v128.or(t, v128.and(x, SIGN)), f32x4.ne(x, x));
@@ -1103,6 +1120,7 @@ export function gradients(
     return;
   }
   memory.fill(scratch, 0, <usize>totalFloats << 2);
+  spl = at(scratch, oSpl);
   const zero = at(scratch, oZero), hh = at(scratch, oHh), dz = at(scratch, oDz), dY = at(scratch, oDY);
   const dXp = at(scratch, oDXp), dHh = at(scratch, oDHh), dh = at(scratch, oDh), dc = at(scratch, oDc);
   const dhz = at(scratch, oDhz), x0 = at(scratch, oX0);
@@ -1329,10 +1347,7 @@ export function update(
     let k: f32 = 1;
     if (clip > 0) {
       let sq: f64 = 0;
-      for (let v = 0; v < nVars; v++) {
-        const g = slice(grads, v, S, s), n = varSize(v);
-        for (let i = 0; i < n; i++) sq += <f64>ld(g, i) * <f64>ld(g, i);
-      }
+      for (let v = 0; v < nVars; v++) sq += sumSquares(slice(grads, v, S, s), varSize(v));
       k = min<f32>(clip / (<f32>Math.sqrt(sq) + <f32>1e-6), 1);
     }
     st(coef, s, k);
@@ -1343,6 +1358,25 @@ export function update(
       else rmspropLoop(at(params, off), at(grads, off), at(m1, off), n, k, lr, a, eps);
     }
   }
+}
+
+/** The sum of the squares of n floats, in f64: eight at a time over four f64x2 sums, then the rest one by one. */
+function sumSquares(g: usize, n: i32): f64 {
+  let s0 = f64x2.splat(0), s1 = s0, s2 = s0, s3 = s0;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const p = g + (<usize>i << 2), a = v128.load(p), b = v128.load(p, 16);
+    const a0 = f64x2.promote_low_f32x4(a), a1 = f64x2.promote_low_f32x4(i32x4.shuffle(a, a, 2, 3, 0, 1));
+    const b0 = f64x2.promote_low_f32x4(b), b1 = f64x2.promote_low_f32x4(i32x4.shuffle(b, b, 2, 3, 0, 1));
+    s0 = f64x2.add(s0, f64x2.mul(a0, a0));
+    s1 = f64x2.add(s1, f64x2.mul(a1, a1));
+    s2 = f64x2.add(s2, f64x2.mul(b0, b0));
+    s3 = f64x2.add(s3, f64x2.mul(b1, b1));
+  }
+  const t = f64x2.add(f64x2.add(s0, s1), f64x2.add(s2, s3));
+  let sq = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+  for (; i < n; i++) sq += <f64>ld(g, i) * <f64>ld(g, i);
+  return sq;
 }
 
 /** PyTorch's RMSprop over n floats: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps), g = k grad. */
