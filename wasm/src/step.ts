@@ -40,7 +40,7 @@ let layerFloats = 0;
 let oWihT = 0, oWhhT = 0, oBih = 0, oBhh = 0, oWhhP = 0, oWihP = 0;
 let oHs = 0, oXp = 0, oActs = 0, oCs = 0, oAux = 0;
 let oX0 = 0, oHh = 0, oDz = 0, oDY = 0, oDXp = 0, oDHh = 0, oDh = 0, oDc = 0, oDhz = 0;
-let oAccHh = 0, oAccIh = 0, oZero = 0, oSpl = 0, totalFloats = 0;
+let oAccHh = 0, oAccIh = 0, oZero = 0, oSpl = 0, oSums = 0, totalFloats = 0;
 
 @inline
 function pad4(n: i32): i32 {
@@ -128,6 +128,8 @@ function setDims(cell_: i32, B_: i32, T_: i32, H_: i32, L_: i32, K0_: i32): void
   o += max(Gp, Hp);
   oSpl = o;
   o += 5 * 4 * max(Gp, Kmp);
+  oSums = o;
+  o += 12;
   totalFloats = o;
   lanes = H <= LANES_MAX_H;
   if (lanes) {
@@ -615,7 +617,7 @@ function setLaneDims(): void {
   vGHw = o;
   o += H;
   vTmp = o;
-  o += 2;
+  o += 3;
   vTotal = o;
 }
 
@@ -862,6 +864,45 @@ function log12v(u: v128): v128 {
   return f32x4.add(f32x4.add(f, y), f32x4.mul(k, f32x4.splat(LN2_HI)));
 }
 
+/**
+ * The loss passes over n vectors of logits at `zs` (overwritten by dz = (sigmoid(z) - y) / R) and targets at
+ * `ys`, lane-wise: four short passes over the vectors, each a chain that the core overlaps from vector to
+ * vector (one pass of the whole chain, exp then log then a division, was bound by its latency): e = exp(-|z|)
+ * (at `eb`), log1p(e) (at `lpb`), then the loss terms, hits and dz. Writes to `out` the loss terms' sums in f64
+ * (lanes 0-1, then 2-3: two f64x2) and the hits (f32x4). Lane l of vector v counts only where 4 v + l < valid.
+ */
+function lossPasses(zs: usize, ys: usize, eb: usize, lpb: usize, n: i32, valid: i32, perRow: v128, out: usize): void {
+  const one = f32x4.splat(1), zero = f32x4.splat(0);
+  for (let v = 0; v < n; v++) v128.store(vat(eb, v), expv(v128.or(v128.load(vat(zs, v)), SIGN)));
+  for (let v = 0; v < n; v++) {
+    const e = v128.load(vat(eb, v)), u = f32x4.add(one, e);
+    // log1p(e) = ln(u) e / (u - 1), exact where u rounds to 1.
+    const lp = v128.bitselect(e, f32x4.div(f32x4.mul(log12v(u), e), f32x4.sub(u, one)), f32x4.eq(u, one));
+    v128.store(vat(lpb, v), lp);
+  }
+  let sumLo = f64x2.splat(0), sumHi = f64x2.splat(0), hits = zero;
+  let index = i32x4(0, 1, 2, 3);
+  const bound = i32x4.splat(valid), four = i32x4.splat(4);
+  for (let v = 0; v < n; v++) {
+    const z = v128.load(vat(zs, v)), e = v128.load(vat(eb, v)), u = f32x4.add(one, e);
+    const target = v128.load(vat(ys, v)), counts = i32x4.lt_s(index, bound);
+    const term = v128.and(
+      f32x4.add(f32x4.sub(f32x4.max(z, zero), f32x4.mul(z, target)), v128.load(vat(lpb, v))),
+      counts,
+    );
+    sumLo = f64x2.add(sumLo, f64x2.promote_low_f32x4(term));
+    sumHi = f64x2.add(sumHi, f64x2.promote_low_f32x4(i32x4.shuffle(term, term, 2, 3, 0, 1)));
+    hits = f32x4.add(hits, v128.and(v128.and(f32x4.eq(v128.and(f32x4.gt(z, zero), one), target), one), counts));
+    const inv = f32x4.div(one, u);
+    const sig = v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(z, zero));
+    v128.store(vat(zs, v), f32x4.mul(f32x4.sub(sig, target), perRow));
+    index = i32x4.add(index, four);
+  }
+  v128.store(out, sumLo);
+  v128.store(out, sumHi, 16);
+  v128.store(out, hits, 32);
+}
+
 /** `gradients` on the replica-lanes path (see above `setLaneDims`): the same outputs, four replicas at a time. */
 function gradientsLanes(
   S: i32,
@@ -957,35 +998,16 @@ function gradientsLanes(
     gatherLanes(at(params, varOffset(4 * L + 1, S)), hb, 1, s0, S);
     const top = vat(scratch, (L - 1) * vLayer + vHs + B * H);
     const bias = v128.load(hb);
-    // In four passes over the rows, each a short chain that the core overlaps from row to row (one pass of the
-    // whole chain, exp then log then a division, was bound by its latency): z (kept in dz), e = exp(-|z|) (in
-    // dY), log1p(e) (in dXp; both free until the backward), then the loss terms, hits and dz.
-    const eb = dY, lpb = dXp;
     for (let r = 0; r < R; r++) {
       const hr = vat(top, r * H);
       let z = bias;
       for (let j = 0; j < H; j++) z = f32x4.add(z, f32x4.mul(v128.load(vat(hr, j)), v128.load(vat(hw, j))));
       v128.store(vat(dz, r), z);
     }
-    for (let r = 0; r < R; r++) v128.store(vat(eb, r), expv(v128.or(v128.load(vat(dz, r)), SIGN)));
-    for (let r = 0; r < R; r++) {
-      const e = v128.load(vat(eb, r)), u = f32x4.add(one, e);
-      // log1p(e) = ln(u) e / (u - 1), exact where u rounds to 1.
-      const lp = v128.bitselect(e, f32x4.div(f32x4.mul(log12v(u), e), f32x4.sub(u, one)), f32x4.eq(u, one));
-      v128.store(vat(lpb, r), lp);
-    }
-    let sumLo = f64x2.splat(0), sumHi = f64x2.splat(0), hits = zero;
-    for (let r = 0; r < R; r++) {
-      const z = v128.load(vat(dz, r)), e = v128.load(vat(eb, r)), u = f32x4.add(one, e);
-      const target = v128.load(vat(yv, r));
-      const term = f32x4.add(f32x4.sub(f32x4.max(z, zero), f32x4.mul(z, target)), v128.load(vat(lpb, r)));
-      sumLo = f64x2.add(sumLo, f64x2.promote_low_f32x4(term));
-      sumHi = f64x2.add(sumHi, f64x2.promote_low_f32x4(i32x4.shuffle(term, term, 2, 3, 0, 1)));
-      hits = f32x4.add(hits, v128.and(f32x4.eq(v128.and(f32x4.gt(z, zero), one), target), one));
-      const inv = f32x4.div(one, u);
-      const sig = v128.bitselect(inv, f32x4.mul(e, inv), f32x4.ge(z, zero));
-      v128.store(vat(dz, r), f32x4.mul(f32x4.sub(sig, target), perRow));
-    }
+    // e and log1p(e) in dY and dXp, both free until the backward.
+    const sums = vat(scratch, vTmp);
+    lossPasses(dz, yv, dY, dXp, R, 4 * R, perRow, sums);
+    const sumLo = v128.load(sums), sumHi = v128.load(sums, 16), hits = v128.load(sums, 32);
     const rows64 = f64x2.splat(<f64>R);
     const meanLoss = i32x4.shuffle(
       f32x4.demote_f64x2_zero(f64x2.div(sumLo, rows64)),
@@ -1201,34 +1223,42 @@ export function gradients(
     }
     // The head, the loss and its gradient dz = (sigmoid(z) - y) / R per logit.
     const top = at(scratch, (L - 1) * layerFloats + oHs + B * Hp);
-    const hw = slice(params, 4 * L, S, s), hb = ldd(slice(params, 4 * L + 1, S, s), 0);
-    let sum: f64 = 0;
-    let hits: f64 = 0;
-    for (let t = 0; t < T; t++) {
-      for (let b = 0; b < B; b++) {
-        const r = t * B + b, hr = at(top, r * Hp);
-        let z = hb;
-        for (let j = 0; j < H; j++) z += ldd(hr, j) * ldd(hw, j);
-        const target = ldd(y, (s * B + b) * T + t);
-        sum += (max<f64>(z, 0) - z * target + Math.log1p(Math.exp(-Math.abs(z))));
-        if ((z > 0 ? <f64>1 : <f64>0) == target) hits += 1;
-        sd(dz, r, (sigmoid64(z) - target) / <f64>R);
-      }
-    }
-    sd(loss, s, sum / <f64>R);
-    sd(right, s, hits);
-    // Head gradients, and the gradient reaching the top layer's outputs.
-    const gw = slice(grads, 4 * L, S, s);
-    let gb: f64 = 0;
-    for (let j = 0; j < H; j++) sd(gw, j, 0);
+    // The head's weight padded with zeros to Hp (in accIh, free until the backward): the rows of `top` are
+    // zero past H, and what the parameters hold past H (the next replica's, maybe NaN) must not reach z.
+    const hw = slice(params, 4 * L, S, s), hb = f32x4.splat(ld(slice(params, 4 * L + 1, S, s), 0));
+    const hwp = accIh, gwp = accHh;
+    for (let j = 0; j < Hp; j++) st(hwp, j, j < H ? ld(hw, j) : 0);
+    // z for every row (four hidden units at a time, then across the lanes), then the loss passes with four rows
+    // a vector: targets in dXp, e and log1p(e) in dY (all free until the backward).
     for (let r = 0; r < R; r++) {
-      const d = ldd(dz, r), hr = at(top, r * Hp), dyr = at(dY, r * Hp);
-      gb += d;
-      for (let j = 0; j < H; j++) {
-        sd(gw, j, ldd(gw, j) + d * ldd(hr, j));
-        sd(dyr, j, d * ldd(hw, j));
+      const hr = at(top, r * Hp);
+      let acc = f32x4.splat(0);
+      for (let j = 0; j < Hp; j += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(at(hr, j)), v128.load(at(hwp, j))));
+      acc = f32x4.add(acc, i32x4.shuffle(acc, acc, 2, 3, 0, 1));
+      acc = f32x4.add(acc, i32x4.shuffle(acc, acc, 1, 0, 3, 2));
+      st(dz, r, f32x4.extract_lane(f32x4.add(hb, acc), 0));
+    }
+    const R4 = pad4(R) >> 2, ys = dXp, eb = dY, lpb = at(dY, R4 << 2), sums = at(scratch, oSums);
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) st(ys, t * B + b, ld(y, (s * B + b) * T + t));
+    }
+    lossPasses(dz, ys, eb, lpb, R4, R, f32x4.splat(<f32>(<f64>1 / <f64>R)), sums);
+    const total = f64x2.add(v128.load(sums), v128.load(sums, 16)), hv = v128.load(sums, 32);
+    sd(loss, s, (f64x2.extract_lane(total, 0) + f64x2.extract_lane(total, 1)) / <f64>R);
+    const h2 = f32x4.add(hv, i32x4.shuffle(hv, hv, 2, 3, 0, 1));
+    st(right, s, f32x4.extract_lane(h2, 0) + f32x4.extract_lane(h2, 1));
+    // Head gradients, and the gradient reaching the top layer's outputs.
+    let gb: f64 = 0;
+    for (let j = 0; j < Hp; j += 4) v128.store(at(gwp, j), f32x4.splat(0));
+    for (let r = 0; r < R; r++) {
+      const dr = ld(dz, r), d = f32x4.splat(dr), hr = at(top, r * Hp), dyr = at(dY, r * Hp);
+      gb += <f64>dr;
+      for (let j = 0; j < Hp; j += 4) {
+        v128.store(at(gwp, j), f32x4.add(v128.load(at(gwp, j)), f32x4.mul(d, v128.load(at(hr, j)))));
+        v128.store(at(dyr, j), f32x4.mul(d, v128.load(at(hwp, j))));
       }
     }
+    copy2d(gwp, 0, slice(grads, 4 * L, S, s), 0, 1, H);
     sd(slice(grads, 4 * L + 1, S, s), 0, gb);
     // Backward, layer by layer from the top: BPTT inside the chunk, no gradient into the state in.
     for (let l = L - 1; l >= 0; l--) {
