@@ -527,6 +527,26 @@ function storeN(p: usize, v: v128, n: i32): void {
   if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
+/**
+ * out[0:n] = sigmoid(x[0:n] + h[0:n]) (`fn` 0) or tanh (`fn` 1), four at a time, lanes past n not stored: one
+ * gate function an iteration, so that the core overlaps its chains from one iteration to the next (the whole
+ * cell in one iteration was bound by its latency). `lanes`: x, h and out are the replica-lanes path's vectors,
+ * n of them.
+ */
+function gateBlock(x: usize, h: usize, out: usize, n: i32, fn: i32, lanes: bool): void {
+  if (lanes) {
+    for (let j = 0; j < n; j++) {
+      const v = f32x4.add(v128.load(vat(x, j)), v128.load(vat(h, j)));
+      v128.store(vat(out, j), fn == 0 ? sigmoidv(v) : tanhv(v));
+    }
+    return;
+  }
+  for (let j = 0; j < n; j += 4) {
+    const v = f32x4.add(v128.load(at(x, j)), v128.load(at(h, j)));
+    storeN(at(out, j), fn == 0 ? sigmoidv(v) : tanhv(v), n - j);
+  }
+}
+
 /** Copies rows x cols floats from src (row stride srcStride) to dst (row stride dstStride). */
 function copy2d(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
@@ -958,30 +978,25 @@ function gradientsLanes(
             }
           } else if (cell == LSTM) {
             const ar = vat(acts, r * G), cPrev = vat(cs, r * H), cNext = vat(cs, (r + B) * H), tc = vat(aux, r * H);
+            gateBlock(xr, hr, ar, 2 * H, 0, true);
+            gateBlock(vat(xr, 2 * H), vat(hr, 2 * H), vat(ar, 2 * H), H, 1, true);
+            gateBlock(vat(xr, 3 * H), vat(hr, 3 * H), vat(ar, 3 * H), H, 0, true);
             for (let j = 0; j < H; j++) {
-              const i = sigmoidv(f32x4.add(v128.load(vat(xr, j)), v128.load(vat(hr, j))));
-              const f = sigmoidv(f32x4.add(v128.load(vat(xr, H + j)), v128.load(vat(hr, H + j))));
-              const g = tanhv(f32x4.add(v128.load(vat(xr, 2 * H + j)), v128.load(vat(hr, 2 * H + j))));
-              const o = sigmoidv(f32x4.add(v128.load(vat(xr, 3 * H + j)), v128.load(vat(hr, 3 * H + j))));
+              const i = v128.load(vat(ar, j)), f = v128.load(vat(ar, H + j));
+              const g = v128.load(vat(ar, 2 * H + j)), o = v128.load(vat(ar, 3 * H + j));
               const c = f32x4.add(f32x4.mul(f, v128.load(vat(cPrev, j))), f32x4.mul(i, g));
               const tanhC = tanhv(c);
-              v128.store(vat(ar, j), i);
-              v128.store(vat(ar, H + j), f);
-              v128.store(vat(ar, 2 * H + j), g);
-              v128.store(vat(ar, 3 * H + j), o);
               v128.store(vat(cNext, j), c);
               v128.store(vat(tc, j), tanhC);
               v128.store(vat(hNext, j), f32x4.mul(o, tanhC));
             }
           } else {
             const ar = vat(acts, r * G), hnr = vat(aux, r * H);
+            gateBlock(xr, hr, ar, 2 * H, 0, true);
             for (let j = 0; j < H; j++) {
-              const reset = sigmoidv(f32x4.add(v128.load(vat(xr, j)), v128.load(vat(hr, j))));
-              const update = sigmoidv(f32x4.add(v128.load(vat(xr, H + j)), v128.load(vat(hr, H + j))));
+              const reset = v128.load(vat(ar, j)), update = v128.load(vat(ar, H + j));
               const hn = v128.load(vat(hr, 2 * H + j));
               const cand = tanhv(f32x4.add(v128.load(vat(xr, 2 * H + j)), f32x4.mul(reset, hn)));
-              v128.store(vat(ar, j), reset);
-              v128.store(vat(ar, H + j), update);
               v128.store(vat(ar, 2 * H + j), cand);
               v128.store(vat(hnr, j), hn);
               const keep = f32x4.mul(update, v128.load(vat(hPrev, j)));
@@ -1184,32 +1199,27 @@ export function gradients(
             }
           } else if (cell == LSTM) {
             const ar = at(acts, r * Gp), cPrev = at(cs, r * Hp), cNext = at(cs, (r + B) * Hp), tc = at(aux, r * Hp);
+            gateBlock(xr, hr, ar, 2 * H, 0, false);
+            gateBlock(at(xr, 2 * H), at(hr, 2 * H), at(ar, 2 * H), H, 1, false);
+            gateBlock(at(xr, 3 * H), at(hr, 3 * H), at(ar, 3 * H), H, 0, false);
             for (let j = 0; j < H; j += 4) {
               const n = H - j;
-              const i = sigmoidv(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
-              const f = sigmoidv(f32x4.add(v128.load(at(xr, H + j)), v128.load(at(hr, H + j))));
-              const g = tanhv(f32x4.add(v128.load(at(xr, 2 * H + j)), v128.load(at(hr, 2 * H + j))));
-              const o = sigmoidv(f32x4.add(v128.load(at(xr, 3 * H + j)), v128.load(at(hr, 3 * H + j))));
+              const i = v128.load(at(ar, j)), f = v128.load(at(ar, H + j));
+              const g = v128.load(at(ar, 2 * H + j)), o = v128.load(at(ar, 3 * H + j));
               const c = f32x4.add(f32x4.mul(f, v128.load(at(cPrev, j))), f32x4.mul(i, g));
               const tanhC = tanhv(c);
-              storeN(at(ar, j), i, n);
-              storeN(at(ar, H + j), f, n);
-              storeN(at(ar, 2 * H + j), g, n);
-              storeN(at(ar, 3 * H + j), o, n);
               storeN(at(cNext, j), c, n);
               storeN(at(tc, j), tanhC, n);
               storeN(at(hNext, j), f32x4.mul(o, tanhC), n);
             }
           } else {
             const ar = at(acts, r * Gp), hnr = at(aux, r * Hp);
+            gateBlock(xr, hr, ar, 2 * H, 0, false);
             for (let j = 0; j < H; j += 4) {
               const n = H - j;
-              const reset = sigmoidv(f32x4.add(v128.load(at(xr, j)), v128.load(at(hr, j))));
-              const update = sigmoidv(f32x4.add(v128.load(at(xr, H + j)), v128.load(at(hr, H + j))));
+              const reset = v128.load(at(ar, j)), update = v128.load(at(ar, H + j));
               const hn = v128.load(at(hr, 2 * H + j));
               const cand = tanhv(f32x4.add(v128.load(at(xr, 2 * H + j)), f32x4.mul(reset, hn)));
-              storeN(at(ar, j), reset, n);
-              storeN(at(ar, H + j), update, n);
               storeN(at(ar, 2 * H + j), cand, n);
               storeN(at(hnr, j), hn, n);
               const keep = f32x4.mul(update, v128.load(at(hPrev, j)));
