@@ -547,16 +547,39 @@ function gateBlock(x: usize, h: usize, out: usize, n: i32, fn: i32, lanes: bool)
   }
 }
 
-/** Copies rows x cols floats from src (row stride srcStride) to dst (row stride dstStride). */
+/** Copies rows x cols floats from src (row stride srcStride) to dst (row stride dstStride): four at a time. */
 function copy2d(src: usize, srcStride: i32, dst: usize, dstStride: i32, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) st(dst, r * dstStride + c, ld(src, r * srcStride + c));
+    const from = at(src, r * srcStride), to = at(dst, r * dstStride);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) v128.store(at(to, c), v128.load(at(from, c)));
+    for (; c < cols; c++) st(to, c, ld(from, c));
   }
 }
 
-/** dst[c, r] = src[r, c] for a rows x cols src (row stride cols) into dst with row stride dstStride. */
+/**
+ * dst[c, r] = src[r, c] for a rows x cols src (row stride cols) into dst with row stride dstStride: four by four
+ * blocks transposed in registers (eight shuffles), the edges one float at a time.
+ */
 function transpose(src: usize, dst: usize, dstStride: i32, rows: i32, cols: i32): void {
-  for (let r = 0; r < rows; r++) {
+  const r4 = rows & ~3, c4 = cols & ~3;
+  for (let r = 0; r < r4; r += 4) {
+    const s0 = at(src, r * cols), s1 = at(s0, cols), s2 = at(s1, cols), s3 = at(s2, cols);
+    for (let c = 0; c < c4; c += 4) {
+      const a0 = v128.load(at(s0, c)), a1 = v128.load(at(s1, c)), a2 = v128.load(at(s2, c)), a3 = v128.load(at(s3, c));
+      const t0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5), t1 = i32x4.shuffle(a2, a3, 0, 4, 1, 5);
+      const t2 = i32x4.shuffle(a0, a1, 2, 6, 3, 7), t3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      const d = at(dst, c * dstStride + r);
+      v128.store(d, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
+      v128.store(at(d, dstStride), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+      v128.store(at(d, 2 * dstStride), i32x4.shuffle(t2, t3, 0, 1, 4, 5));
+      v128.store(at(d, 3 * dstStride), i32x4.shuffle(t2, t3, 2, 3, 6, 7));
+    }
+    for (let c = c4; c < cols; c++) {
+      for (let i = 0; i < 4; i++) st(dst, c * dstStride + r + i, ld(src, (r + i) * cols + c));
+    }
+  }
+  for (let r = r4; r < rows; r++) {
     for (let c = 0; c < cols; c++) st(dst, c * dstStride + r, ld(src, r * cols + c));
   }
 }
