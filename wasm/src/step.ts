@@ -969,10 +969,23 @@ function gradientsLanes(
     for (let l = 0; l < 4; l++) {
       const s = min(s0 + l, S - 1), lane = <usize>l << 2;
       for (let b = 0; b < B; b++) {
+        const xb = at(x, (s * B + b) * T * K0), yb = at(y, (s * B + b) * T);
+        let xd = vat(x0, b * K0) + lane, yd = vat(yv, b) + lane;
+        const xStep = <usize>(B * K0) << 4, yStep = <usize>B << 4;
+        if (K0 == 1) {
+          for (let t = 0; t < T; t++) {
+            store<f32>(xd, ld(xb, t));
+            store<f32>(yd, ld(yb, t));
+            xd += xStep;
+            yd += yStep;
+          }
+          continue;
+        }
         for (let t = 0; t < T; t++) {
-          const r = t * B + b;
-          for (let k = 0; k < K0; k++) store<f32>(vat(x0, r * K0 + k) + lane, ld(x, ((s * B + b) * T + t) * K0 + k));
-          store<f32>(vat(yv, r) + lane, ld(y, (s * B + b) * T + t));
+          for (let k = 0; k < K0; k++) store<f32>(xd + (<usize>k << 4), ld(xb, t * K0 + k));
+          store<f32>(yd, ld(yb, t));
+          xd += xStep;
+          yd += yStep;
         }
       }
     }
