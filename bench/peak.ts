@@ -11,17 +11,23 @@ import { PEAK_WASM } from "../lib/kernels/cpu/peak_wasm.ts";
 const wasm = new WebAssembly.Instance(
   new WebAssembly.Module(Uint8Array.from(atob(PEAK_WASM), (c) => c.charCodeAt(0))),
   { env: { abort: () => {} } },
-).exports as { madd: (iterations: number, start: number) => number; MADDS_PER_ITERATION: WebAssembly.Global };
+).exports as {
+  madd: (iterations: number, start: number, scale: number) => number;
+  MADDS_PER_ITERATION: WebAssembly.Global;
+};
 
-/** Multiply-adds per iteration of the loop: 12 accumulators x 4 lanes. */
+/** Multiply-adds per iteration of the loop: 8 accumulators x 4 lanes. */
 export const MADDS_PER_ITERATION: number = wasm.MADDS_PER_ITERATION.value;
 
-/** What `madd(n, 0)` returns for n >= 64: every lane has reached its fixed point 2 (12 x 4 x 2). */
-export const PEAK_CHECK = 96;
+/** The factors' scale: products of 2^-30 to 2^-27, below half an ulp of the accumulators (1), which so stay 1. */
+const SCALE = 2 ** -30;
 
-/** The loop's result after `iterations` iterations from lanes `start`, `start + 1`, ... (the bits are the check). */
-export function maddLoop(iterations: number, start = 0): number {
-  return wasm.madd(iterations, start);
+/** What `madd(n, 1, SCALE)` returns for any n: 8 accumulators x 4 lanes x 1. */
+export const PEAK_CHECK = 32;
+
+/** The loop's result after `iterations` iterations from accumulators at `start` (the bits are the check). */
+export function maddLoop(iterations: number, start = 1, scale = SCALE): number {
+  return wasm.madd(iterations, start, scale);
 }
 
 /**
