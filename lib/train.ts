@@ -108,7 +108,7 @@ export async function trainEpoch(
   const alive = opts.alive ?? Array(S).fill(true);
   const correct = Array(S).fill(0), loss = Array(S).fill(NaN);
   const onCpu = tensorsOnHost();
-  const { step, epoch } = model.kernelChoice().kernel;
+  const { step, epoch, family } = model.kernelChoice().kernel;
   const perStep = datas[0].batchSize * datas[0].truncatedLength;
   const report = (done: number) => {
     if (!opts.onStep) return;
@@ -119,8 +119,8 @@ export async function trainEpoch(
   };
   // The kernel's whole epoch where it has one (the same steps, parameters and state kept to itself between
   // chunks, tallies read every few), unless the debug hook needs each step's gradients.
-  const whole = epoch && onCpu && !opts.onGrads
-    ? epoch(model, optimizer, { datas, state, clip: opts.clip, alive, loss, correct, onRead: report })
+  const whole = epoch && (onCpu || family === "webgpu") && !opts.onGrads
+    ? await epoch(model, optimizer, { datas, state, clip: opts.clip, alive, loss, correct, onRead: report })
     : null;
   if (whole) {
     disposeState(state);

@@ -203,13 +203,13 @@ export interface EpochInput {
  * A whole training epoch for a block of replicas, as `trainEpoch` runs it chunk by chunk with a `TrainStep`
  * (the same data, arithmetic and order of operations), the family keeping parameters, moments, state and tallies
  * to itself between chunks. Returns the state out (owned by the caller), or null, having changed nothing, where it
- * cannot run (the caller then runs the steps).
+ * cannot run (the caller then runs the steps). A family whose tallies are read from a device returns a promise.
  */
 export type TrainEpoch = (
   model: StepModel,
   optimizer: StepOptimizer,
   input: EpochInput,
-) => { state: tf.Tensor3D[] } | null;
+) => { state: tf.Tensor3D[] } | null | Promise<{ state: tf.Tensor3D[] } | null>;
 
 /** A kernel: the parts a model, an optimizer and the training loop run on. */
 export interface Kernel {

@@ -26,6 +26,7 @@ import { assertFitsWebGpu, type BufferDims } from "./webgpu/limits.ts";
 import { UsageError } from "../usage_error.ts";
 import { webgpuUpdate } from "./webgpu/update.ts";
 import { webgpuStep } from "./webgpu/step.ts";
+import { webgpuEpoch } from "./webgpu/epoch.ts";
 import { STEP_MAX_HIDDEN } from "./webgpu/step_plan.ts";
 
 export type * from "./kernel.ts";
@@ -104,6 +105,7 @@ const WEBGPU: Kernel = {
   linear: opLinear,
   update: webgpuUpdate,
   step: webgpuStep,
+  epoch: webgpuEpoch,
 };
 
 /** What the choice depends on. */

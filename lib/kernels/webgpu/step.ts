@@ -203,12 +203,24 @@ export function setStepLimits(limits: Partial<StepLimits> | null): void {
 
 /** The plan of the step `webgpuStep` would run for these arguments, or why it would run `autogradStep`. */
 export function stepPlanFor(model: StepModel, optimizer: StepOptimizer, input: StepInput): StepPlan | string {
+  return stepPlanForShape(model, optimizer, input.x.shape, input.onGrads !== undefined);
+}
+
+/**
+ * {@linkcode stepPlanFor} for a chunk of shape `[S, B, T, K0]` (`debug`: an `onGrads` hook), before any chunk
+ * exists: what `epoch.ts` asks before it makes the data on the device.
+ */
+export function stepPlanForShape(
+  model: StepModel,
+  optimizer: StepOptimizer,
+  [S, B, T, K0]: readonly number[],
+  debug = false,
+): StepPlan | string {
   const be = activeBackend();
   if (!be) return `the fused WebGPU step needs the webgpu backend, not ${tf.getBackend()}`;
   const shape = shapeOf(model);
   if (!shape) return "the model does not give its shape";
   if (!onThisFamily(optimizer)) return "the optimizer's updates are not the WebGPU family's";
-  const [S, B, T, K0] = input.x.shape;
   const dims: StepDims = {
     cell: shape.cell,
     hidden: shape.hidden,
@@ -218,7 +230,7 @@ export function stepPlanFor(model: StepModel, optimizer: StepOptimizer, input: S
     bptt: T,
     replicas: S,
     adam: (optimizer as { beta1?: number }).beta1 !== undefined,
-    debug: input.onGrads !== undefined,
+    debug,
   };
   const limits = { ...deviceLimits(be.device), ...limitsOverride };
   return stepRefusal(dims, limits) ?? planStep(dims, limits);
