@@ -34,6 +34,9 @@ import { type KernelKind, SimpleRNN, type State } from "../lib/models.ts";
 import { RMSprop } from "../lib/optim.ts";
 import { trainEpoch } from "../lib/train.ts";
 import { CsvLog, newRunId } from "../lib/csv_log.ts";
+import { replicaTrainer } from "../lib/threads.ts";
+import { parseRunArgs } from "../lib/cli/run.ts";
+import type { BackendName } from "../lib/backend.ts";
 import { largestBuffer, webgpuBufferLimit } from "../lib/kernels/webgpu/limits.ts";
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS, benchMacs } from "../lib/schemas.ts";
 import { type Command, type Flag, int, parseCommandOrExit, parseOrExit, UsageError } from "../lib/cli.ts";
@@ -130,6 +133,24 @@ async function msPerStep(echo: number, hidden: number, S: number, kernel: Kernel
   tf.dispose(state);
   model.dispose();
   opt.dispose();
+  return ms;
+}
+
+/** ms per training step of S replicas split over `threads` Web Workers of this process (`--threads`). */
+async function threadsMs(m: (typeof MODELS)[number], S: number, threads: number): Promise<number> {
+  const chunks = 50;
+  const args = ["--hidden", String(m.hidden), "--echo-step", String(m.echo), "--seed", "1", "--seeds", String(S)];
+  const cfg = parseRunArgs([...args, "--series", String(20 * chunks), "--out", SCRATCH])!;
+  const trainer = await replicaTrainer(cfg, threads, tf.getBackend() as BackendName, false);
+  await trainer.train(); // warm-up: the workers load tfjs and compile
+  let steps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < budgetMs || steps < 2 * chunks) {
+    await trainer.train();
+    steps += chunks;
+  }
+  const ms = (performance.now() - t0) / steps;
+  await trainer.dispose();
   return ms;
 }
 
@@ -264,7 +285,8 @@ const seedRate = (model: string) => (torchMs ? 1000 / torchMs[model as keyof typ
 const batchedRate = (model: string, S: number) =>
   typeof batched === "string" ? undefined : batched.rate.get(model)?.get(S);
 const add = (impl: string, backend: string, model: string, S: number, ms: number[], threads = 1) => {
-  const seed = seedRate(model), bmm = batchedRate(model, S);
+  // A row of several threads is compared, as one of several processes, with one thread of PyTorch at its share.
+  const seed = seedRate(model), bmm = batchedRate(model, S / threads);
   const best = Math.max(seed ?? 0, bmm ?? 0);
   const rate = ms.reduce((sum, m) => sum + (1000 / m) * S, 0);
   const macs = benchMacs(model);
@@ -310,7 +332,7 @@ function printTable(): void {
     impl: r.impl,
     backend: r.backend,
     model: r.model,
-    "procs x S": `${r.processes} x ${r.replicas_per_process}`,
+    "procs x S": `${r.processes} x ${r.replicas_per_process}${Number(r.threads) > 1 ? ` (${r.threads} threads)` : ""}`,
     "ms/step": r.ms_per_step,
     "replica-steps/s": n(r.replica_steps_per_s),
     "torch 1 seed": n(r.torch_seed_steps_per_s),
@@ -357,6 +379,8 @@ if (!backends.includes("wasm")) {
 const procs = navigator.hardwareConcurrency;
 const auto = (await useBackend("auto")).name;
 for (const m of MODELS) add("fused", auto, m.name, 64, await processesMs(m.name, 64, procs));
+// Every core in one process: 64 replicas a core over as many Web Workers (--threads, lib/threads.ts).
+for (const m of MODELS) add("fused", auto, m.name, 64 * procs, [await threadsMs(m, 64 * procs, procs)], procs);
 printTable();
 
 const e2e = await echo3EndToEnd();

@@ -31,10 +31,10 @@ export interface BenchReport {
  */
 export function benchReport(rows: Row[], path: string): BenchReport {
   const speed = rows.filter((r) => r.replica_steps_per_s !== "");
-  const row = (impl: string, backend: string, model: string, replicas: string, processes = "1") =>
+  const row = (impl: string, backend: string, model: string, replicas: string, processes = "1", threads = "1") =>
     speed.find((r) =>
       r.impl === impl && r.backend === backend && r.model === model && r.replicas_per_process === replicas &&
-      r.processes === processes
+      r.processes === processes && r.threads === threads
     );
   const ratio = (r: Row | undefined) => Number(r?.ratio_to_best_torch);
   const cell = (v: string, show: (x: number) => string) => (v === "" ? "-" : show(Number(v)));
@@ -44,23 +44,35 @@ export function benchReport(rows: Row[], path: string): BenchReport {
   const seedOf = (model: string) =>
     speed.find((r) => /^pytorch \S+$/.test(r.impl) && r.model === model)?.replica_steps_per_s ?? "";
   const speedups = (impl: string) =>
-    speed.filter((r) => r.impl === impl && r.backend === "wasm" && r.processes === "1").map((w) =>
+    speed.filter((r) => r.impl === impl && r.backend === "wasm" && r.processes === "1" && r.threads === "1").map((w) =>
       Number(w.replica_steps_per_s) / Number(row(impl, "cpu", w.model, w.replicas_per_process)?.replica_steps_per_s)
     ).filter(Number.isFinite);
   const range = (xs: number[]) => `${f1(Math.min(...xs))}-${f1(Math.max(...xs))}x`;
   const table =
     "| implementation | backend | model | processes x replicas | ms / step (per process) | replicas x steps / s | PyTorch 1 seed | PyTorch bmm | vs best PyTorch | of the f32x4 limit |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" +
     speed.map((r) =>
-      `| ${r.impl} | ${r.backend} | ${r.model} | ${r.processes} x ${r.replicas_per_process} | ${
-        r.ms_per_step || "-"
-      } | ${int(Number(r.replica_steps_per_s))} | ${cell(r.torch_seed_steps_per_s || seedOf(r.model), int)} | ${
-        cell(r.torch_batched_replica_steps_per_s, int)
-      } | ${cell(r.ratio_to_best_torch, f2)} | ${cell(r.fraction_of_peak, (x) => `${f1(100 * x)}%`)} |`
+      `| ${r.impl} | ${r.backend} | ${r.model} | ${r.processes} x ${r.replicas_per_process}${
+        r.threads === "1" ? "" : ` (${r.threads} threads)`
+      } | ${r.ms_per_step || "-"} | ${int(Number(r.replica_steps_per_s))} | ${
+        cell(r.torch_seed_steps_per_s || seedOf(r.model), int)
+      } | ${cell(r.torch_batched_replica_steps_per_s, int)} | ${cell(r.ratio_to_best_torch, f2)} | ${
+        cell(r.fraction_of_peak, (x) => `${f1(100 * x)}%`)
+      } |`
     ).join("\n");
   const e2e = (impl: string) => rows.find((r) => r.impl.startsWith(impl) && r.end_to_end_s !== "")?.end_to_end_s;
   const procs = speed.find((r) => r.processes !== "1")?.processes ?? "1";
   const w64 = (model: string) => ratio(row("fused", "wasm", model, "64"));
   const many = (model: string) => ratio(row("fused", "wasm", model, "64", procs));
+  // One process, a Web Worker per core (runs since --threads); against the processes of the same run.
+  const threaded = (model: string) => row("fused", "wasm", model, String(64 * Number(procs)), "1", procs);
+  const threadsLine = (model: string) => {
+    const t = threaded(model), p = row("fused", "wasm", model, "64", procs);
+    return t && p
+      ? `${int(Number(t.replica_steps_per_s))} replica-steps/s with ${procs} threads in one process against ${
+        int(Number(p.replica_steps_per_s))
+      } with ${procs} processes (${f2(Number(t.replica_steps_per_s) / Number(p.replica_steps_per_s))}x)`
+      : "";
+  };
   const fraction = (model: string) => Number(row("fused", "wasm", model, "64")?.fraction_of_peak || NaN);
   const bench = [
     `Measured here (batch 5, T 20, [results/${path}](results/${path})). "vs best PyTorch" divides by the faster ` +
@@ -92,16 +104,23 @@ export function benchReport(rows: Row[], path: string): BenchReport {
     }x with 256 replicas, ${f1(many("echo3"))}x with ${procs} processes of 64).`,
     `- **H 60**: 64 seeds reach ${f1(w64("echo10-h60"))}x the best PyTorch in one process and ${
       f1(many("echo10-h60"))
-    }x with ${procs}. The SIMD matmuls leave the gate arithmetic (\`Math.exp\`/\`Math.tanh\` in JavaScript), copies in and out of wasm memory and tfjs's per-op overhead for the loss and optimizer as most of the time.`,
+    }x with ${procs}.`,
+    ...(threaded("echo3")
+      ? [
+        `- **Every core in one process** (\`--threads\`): echo3 ${threadsLine("echo3")}; H 60 ${
+          threadsLine("echo10-h60")
+        }.`,
+      ]
+      : []),
     `- **wasm against cpu**: with the fused kernels wasm trains ${
       range(speedups("fused"))
     } as many replica-steps per second as cpu in the rows above (op-level: ${
       range(speedups("op-level"))
-    }), because the loss and optimizer ops still run on the backend; \`auto\` therefore falls back to wasm.`,
+    }); \`auto\` falls back to wasm, the faster op by op.`,
   ].join("\n");
-  const backendSpeed = `\`wasm\` is the fallback because it measured ${
-    range(speedups("fused"))
-  } faster than \`cpu\` with the fused kernels (${range(speedups("op-level"))} op-level; see Performance).`;
+  const backendSpeed = `\`wasm\` is the fallback: it measured ${
+    range(speedups("op-level"))
+  } as fast as \`cpu\` op by op, and ${range(speedups("fused"))} with the fused kernels (see Performance).`;
   return {
     markdown: `## Speed (\`deno task bench\`, ${path})\n\n${table}\n`,
     blocks: { bench, "backend-speed": backendSpeed },
