@@ -276,6 +276,37 @@ export const MUTANTS: Mutant[] = [
     rebuild: true,
   },
   {
+    id: "wgsl-step-carry",
+    what: "WebGPU fused step: state not carried across chunks (the WGSL forward starts each chunk from h = 0)",
+    file: "lib/kernels/webgpu/step_wgsl.ts",
+    edits: [["var hOwn = ST[${stIn(String(l))} + j];", "var hOwn = 0.0;"]],
+  },
+  {
+    id: "wgsl-step-adam-no-bias",
+    what: "WebGPU fused step: Adam without bias correction in the WGSL update",
+    file: "lib/kernels/webgpu/step_wgsl.ts",
+    edits: [[
+      "P[i] = P[i] - rule.stepSize * (m / (sqrt(v) / rule.sqrtC2 + rule.eps));",
+      "P[i] = P[i] - rule.lr * (m / (sqrt(v) + rule.eps));",
+    ]],
+  },
+  {
+    id: "wgsl-step-clip-skipped",
+    what: "WebGPU fused step: the per-replica gradient-norm clip skipped (coefficient 1)",
+    file: "lib/kernels/webgpu/step_wgsl.ts",
+    // rule.clip still read: a program that reads no uniform loses the binding, and every dispatch then fails.
+    edits: [[
+      "min(rule.clip / (sqrt(total) + 1e-6), 1.0), rule.clip > 0.0)",
+      "min(rule.clip / (sqrt(total) + 1e-6), 1.0), rule.clip < 0.0)",
+    ]],
+  },
+  {
+    id: "webgpu-epoch-draw",
+    what: "WebGPU epoch: the series draw not advanced at chunk 0 (every epoch trains on the previous series)",
+    file: "lib/kernels/webgpu/epoch.ts",
+    edits: [["for (const d of datas) if (!d.fixedSeries) d.draw++;", ""]],
+  },
+  {
     id: "append-no-cut",
     what: "a failed CSV append is not cut back to the last whole row",
     file: "lib/durable.ts",

@@ -1,3 +1,4 @@
+// mutants: fast 10
 /**
  * The fused WebGPU training step (lib/kernels/webgpu/step.ts, issue 17 parts 2-4): its WGSL against the op-level
  * reference on cpu (autogradStep, tfjs ops), its tiles, its dispatch count, a dead replica, its fallback, and the
