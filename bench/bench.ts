@@ -22,7 +22,14 @@
  * Where WebGPU finds an adapter it adds fused rows for `webgpu`, whose
  * backend column names the adapter: on a software adapter (llvmpipe, in CI
  * and on our machines) a few small replica counts that show the path runs,
- * never a GPU figure; on a hardware adapter 1 to 16,384 replicas.
+ * never a GPU figure; on a hardware adapter 1 to 16,384 replicas. Each
+ * webgpu row also has what one step of the WebGPU epoch (issue 17) cost the
+ * host, measured over the timed epochs (`measureWebGpuEpochs`,
+ * lib/kernels/webgpu/step_measure.ts): compute dispatches per step (data,
+ * the fused step's 2 per tile, tallies), JavaScript milliseconds per step
+ * with the waits on the device and the time inside `GPUQueue.submit` left
+ * out (llvmpipe runs the shaders there), and the tiles; that host time
+ * should not grow with the replicas at a given tile count.
  * `--backends` picks which of cpu, wasm and webgpu run (the processes and
  * end-to-end rows come with wasm).
  * Writes results/bench.csv (a new file each run, with the date in its name).
@@ -41,10 +48,11 @@ import { largestBuffer, webgpuBufferLimit } from "../lib/kernels/webgpu/limits.t
 import { BENCH_COLUMNS, BENCH_MODELS as MODELS, benchMacs } from "../lib/schemas.ts";
 import { type Command, type Flag, int, parseCommandOrExit, parseOrExit, UsageError } from "../lib/cli.ts";
 import { peakMaddsPerSecond } from "./peak.ts";
+import { type EpochMeasure, measureWebGpuEpochs } from "../lib/kernels/webgpu/step_measure.ts";
 
 const REPLICAS = [1, 8, 64, 256];
 /** WebGPU replica counts: a software adapter runs shaders on the CPU, slowly; a GPU wants many replicas. */
-const WEBGPU_REPLICAS = { software: [1, 8], hardware: [1, 64, 1024, 4096, 16384] };
+const WEBGPU_REPLICAS = { software: [1, 8, 64], hardware: [1, 64, 1024, 4096, 16384] };
 const BENCH_BACKENDS = ["cpu", "wasm", "webgpu"] as const;
 let budgetMs = 1500;
 const SCRATCH = "results/.bench-scratch";
@@ -110,8 +118,16 @@ async function torchBatched(
   return { version, rate };
 }
 
-/** ms per training step of S replicas of a model, timed over whole chunks. */
-async function msPerStep(echo: number, hidden: number, S: number, kernel: KernelKind): Promise<number> {
+/**
+ * ms per training step of S replicas of a model, timed over whole chunks; on webgpu also what the WebGPU epoch's
+ * steps cost the host (null where the per-step path ran).
+ */
+async function msPerStep(
+  echo: number,
+  hidden: number,
+  S: number,
+  kernel: KernelKind,
+): Promise<{ ms: number; gpu: EpochMeasure | null }> {
   const seeds = Array.from({ length: S }, (_, i) => i + 1);
   const chunks = 10;
   const datas = EchoData.forSeeds(seeds, {
@@ -124,16 +140,21 @@ async function msPerStep(echo: number, hidden: number, S: number, kernel: Kernel
   const opt = new RMSprop(model.variables);
   let state: State = (await trainEpoch(model, opt, datas, null)).state; // warm-up
   let steps = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < budgetMs || steps < 2 * chunks) {
-    state = (await trainEpoch(model, opt, datas, state)).state;
-    steps += chunks;
-  }
-  const ms = (performance.now() - t0) / steps;
+  const timed = async () => {
+    const t0 = performance.now();
+    while (performance.now() - t0 < budgetMs || steps < 2 * chunks) {
+      state = (await trainEpoch(model, opt, datas, state)).state;
+      steps += chunks;
+    }
+    return (performance.now() - t0) / steps;
+  };
+  const { value: ms, measure: gpu } = tf.getBackend() === "webgpu"
+    ? await measureWebGpuEpochs(timed)
+    : { value: await timed(), measure: null };
   tf.dispose(state);
   model.dispose();
   opt.dispose();
-  return ms;
+  return { ms, gpu };
 }
 
 /** ms per training step of S replicas split over `threads` Web Workers of this process (`--threads`). */
@@ -233,7 +254,7 @@ if (Deno.args[0] !== "--child") {
   });
   budgetMs = budget;
   await useBackend("auto");
-  console.log(JSON.stringify({ ms: await msPerStep(m.echo, m.hidden, replicas, "auto") }));
+  console.log(JSON.stringify({ ms: (await msPerStep(m.echo, m.hidden, replicas, "auto")).ms }));
   Deno.exit(0);
 }
 
@@ -284,7 +305,15 @@ const rows: Record<string, string | number>[] = [];
 const seedRate = (model: string) => (torchMs ? 1000 / torchMs[model as keyof typeof torchMs] : undefined);
 const batchedRate = (model: string, S: number) =>
   typeof batched === "string" ? undefined : batched.rate.get(model)?.get(S);
-const add = (impl: string, backend: string, model: string, S: number, ms: number[], threads = 1) => {
+const add = (
+  impl: string,
+  backend: string,
+  model: string,
+  S: number,
+  ms: number[],
+  threads = 1,
+  gpu: EpochMeasure | null = null,
+) => {
   // A row of several threads is compared, as one of several processes, with one thread of PyTorch at its share.
   const seed = seedRate(model), bmm = batchedRate(model, S / threads);
   const best = Math.max(seed ?? 0, bmm ?? 0);
@@ -307,6 +336,9 @@ const add = (impl: string, backend: string, model: string, S: number, ms: number
     macs_per_replica_step: macs,
     core_peak_macs_per_s: onCpu ? Math.round(peak) : "",
     fraction_of_peak: onCpu ? +((rate * macs) / (peak * ms.length * threads)).toFixed(4) : "",
+    dispatches_per_step: gpu ? +gpu.dispatches.toFixed(2) : "",
+    host_ms_per_step: gpu ? +gpu.hostMs.toFixed(4) : "",
+    tiles: gpu ? gpu.tiles : "",
   };
   rows.push(row);
   log.append(row);
@@ -339,6 +371,13 @@ function printTable(): void {
     "torch bmm": n(r.torch_batched_replica_steps_per_s),
     "x best torch": r.ratio_to_best_torch === "" ? "-" : Number(r.ratio_to_best_torch).toFixed(2),
     "% of f32x4 limit": r.fraction_of_peak === "" ? "-" : (100 * Number(r.fraction_of_peak)).toFixed(2),
+    ...(rows.some((r) => r.dispatches_per_step !== "")
+      ? {
+        "dispatches/step": r.dispatches_per_step === "" ? "-" : r.dispatches_per_step,
+        "host ms/step": r.host_ms_per_step === "" ? "-" : r.host_ms_per_step,
+        tiles: r.tiles === "" ? "-" : r.tiles,
+      }
+      : {}),
   })));
 }
 
@@ -347,7 +386,8 @@ for (const backend of (["cpu", "wasm"] as const).filter((b) => backends.includes
   for (const m of MODELS) {
     for (const kernel of ["op", "fused"] as const) {
       for (const S of replicaCounts) {
-        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, [await msPerStep(m.echo, m.hidden, S, kernel)]);
+        const { ms } = await msPerStep(m.echo, m.hidden, S, kernel);
+        add(kernel === "op" ? "op-level" : "fused", backend, m.name, S, [ms]);
       }
     }
   }
@@ -366,7 +406,8 @@ if (backends.includes("webgpu")) {
           console.log(`webgpu ${m.name} x ${S} skipped: a ${need} B buffer passes the adapter's binding limit`);
           continue;
         }
-        add("fused", label, m.name, S, [await msPerStep(m.echo, m.hidden, S, "fused")]);
+        const { ms, gpu } = await msPerStep(m.echo, m.hidden, S, "fused");
+        add("fused", label, m.name, S, [ms], 1, gpu);
       }
     }
   }

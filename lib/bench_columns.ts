@@ -22,6 +22,9 @@ export const BENCH_COLUMNS = [
   "macs_per_replica_step",
   "core_peak_macs_per_s",
   "fraction_of_peak",
+  "dispatches_per_step",
+  "host_ms_per_step",
+  "tiles",
   "end_to_end_s",
 ] as const;
 
@@ -70,4 +73,33 @@ export function fillBenchSingleSeed({ ratio_to_torch, ...row }: Record<string, s
     core_peak_macs_per_s: "",
     fraction_of_peak: "",
   };
+}
+
+/** The bench header before the WebGPU step's counts (before issue 17, part 4). */
+export const BENCH_COLUMNS_BEFORE_STEP_COUNTS = [
+  "run_id",
+  "impl",
+  "backend",
+  "threads",
+  "processes",
+  "model",
+  "replicas_per_process",
+  "ms_per_step",
+  "replica_steps_per_s",
+  "torch_seed_steps_per_s",
+  "torch_batched_replica_steps_per_s",
+  "ratio_to_best_torch",
+  "macs_per_replica_step",
+  "core_peak_macs_per_s",
+  "fraction_of_peak",
+  "end_to_end_s",
+] as const;
+
+/**
+ * Bench CSVs without the WebGPU step's counts (before issue 17, part 4): `dispatches_per_step`,
+ * `host_ms_per_step` and `tiles` were not measured then, so they stay empty on every row (they are filled only on
+ * webgpu rows of later runs). The fill of that migration (lib/migrations.ts).
+ */
+export function fillBenchStepCounts(row: Record<string, string>): Record<string, string> {
+  return { ...row, dispatches_per_step: "", host_ms_per_step: "", tiles: "" };
 }

@@ -31,6 +31,9 @@
  *    (gradients), `grid_id` (shards) and `mode` (parity).
  * 5. Bench CSVs with `ratio_to_torch` (before 2026-12-02, issue 16): see
  *    `fillBenchSingleSeed` in lib/bench_columns.ts.
+ * 6. Bench CSVs without `dispatches_per_step`, `host_ms_per_step` and
+ *    `tiles` (before issue 17, part 4): see `fillBenchStepCounts` in
+ *    lib/bench_columns.ts.
  *
  * A CSV older by several changes takes them in turn.
  */
@@ -39,7 +42,13 @@ import { stringify } from "csv-stringify/sync";
 import { CSV_COLUMNS } from "./experiment.ts";
 import { earlierReasonsFor, reasonsFor } from "./kernels/mod.ts";
 import type { CellKind } from "./cells.ts";
-import { BENCH_COLUMNS, BENCH_COLUMNS_SINGLE_SEED, fillBenchSingleSeed } from "./bench_columns.ts";
+import {
+  BENCH_COLUMNS,
+  BENCH_COLUMNS_BEFORE_STEP_COUNTS,
+  BENCH_COLUMNS_SINGLE_SEED,
+  fillBenchSingleSeed,
+  fillBenchStepCounts,
+} from "./bench_columns.ts";
 import { LEGACY_DATA_GENERATOR } from "./echo_bits.ts";
 import { SHARD_COLUMNS } from "./capacity.ts";
 import { PER_SEED_COLUMNS, TORCH_DATA_GENERATOR } from "./parity.ts";
@@ -148,8 +157,14 @@ export const MIGRATIONS: Migration[] = [
   {
     name: "bench + best PyTorch and f32x4 limit",
     from: BENCH_COLUMNS_SINGLE_SEED,
-    to: BENCH_COLUMNS,
+    to: BENCH_COLUMNS_BEFORE_STEP_COUNTS,
     fill: fillBenchSingleSeed,
+  },
+  {
+    name: "bench + WebGPU step counts",
+    from: BENCH_COLUMNS_BEFORE_STEP_COUNTS,
+    to: BENCH_COLUMNS,
+    fill: fillBenchStepCounts,
   },
 ];
 

@@ -242,7 +242,12 @@ export { BENCH_COLUMNS, BENCH_MODELS, benchMacs };
  * this core's f32x4 multiply-add limit measured in the same run, and
  * fraction_of_peak, the row's multiply-adds per second over that limit times
  * the cores it used (processes x threads), both empty on webgpu rows and in
- * runs before the limit was measured.
+ * runs before the limit was measured. A webgpu row whose steps ran the WebGPU
+ * epoch (issue 17) has what one step (a chunk) cost: the compute dispatches it
+ * issued (data, fused step per tile, tallies), the host's JavaScript
+ * milliseconds to encode and submit it (waits on the device and time inside
+ * `GPUQueue.submit` left out) and the fused step's tiles of replicas; empty on
+ * other rows and in runs before those were measured.
  */
 export const BENCH_CSV: CsvSchema = {
   kind: "bench CSV",
@@ -267,6 +272,9 @@ export const BENCH_CSV: CsvSchema = {
     macs_per_replica_step: orEmpty(positive),
     core_peak_macs_per_s: orEmpty(positive),
     fraction_of_peak: orEmpty(nonNegative),
+    dispatches_per_step: orEmpty(positive),
+    host_ms_per_step: orEmpty(nonNegative),
+    tiles: orEmpty(intIn(1, 1 << 20)),
     end_to_end_s: orEmpty(positive),
   },
   key: (r) =>

@@ -50,7 +50,7 @@ const OLD = [
 Deno.test("bench CSV migration: ratio_to_torch becomes ratio_to_best_torch, the new figures empty, macs filled", () => {
   assert.throws(() => parseCsv(OLD, "old.csv", BENCH_CSV), ReadbackError, "deno task migrate");
   const m = migrateText(OLD)!;
-  assert.equal(m.migration, "bench + best PyTorch and f32x4 limit");
+  assert.equal(m.migration, "bench + best PyTorch and f32x4 limit then bench + WebGPU step counts");
   const t = parseCsv(m.text, "new.csv", BENCH_CSV);
   assert.deepEqual(Object.keys(t.rows[0]), [...BENCH_COLUMNS]);
   assert.deepEqual(t.rows.map((r) => [r.ratio_to_best_torch, r.macs_per_replica_step, r.fraction_of_peak]), [
@@ -64,13 +64,13 @@ Deno.test("bench CSV migration: ratio_to_torch becomes ratio_to_best_torch, the 
 
 const NEW = [
   BENCH_COLUMNS.join(","),
-  "20261202-160644-kppu,pytorch 1.13.0a0,cpu (torch),1,1,echo3,1,2.027,493.4,493.4,684.5,0.721,6800,5062672409,0.0007,",
-  "20261202-160644-kppu,pytorch 1.13.0a0 bmm,cpu (torch),1,1,echo3,1,1.461,684.5,493.4,684.5,1,6800,5062672409,0.0009,",
-  "20261202-160644-kppu,pytorch 1.13.0a0 bmm,cpu (torch),1,1,echo3,64,4.681,13671.4,493.4,13671.4,1,6800,5062672409,0.0184,",
-  "20261202-160644-kppu,fused,wasm,1,1,echo3,64,1.013,63199.4,493.4,13671.4,4.623,6800,5062672409,0.0849,",
-  "20261202-160644-kppu,fused,wasm,1,1,echo10-h60,64,16.082,3979.6,293.2,592.8,6.713,1110000,5062672409,0.8725,",
-  "20261202-160644-kppu,fused,wasm,1,2,echo3,64,1.302,98471.1,493.4,13671.4,7.203,6800,5062672409,0.0661,",
-  "20261202-160644-kppu,echolab,wasm,1,1,echo3,1,,,,,,,,,1.39",
+  "20261202-160644-kppu,pytorch 1.13.0a0,cpu (torch),1,1,echo3,1,2.027,493.4,493.4,684.5,0.721,6800,5062672409,0.0007,,,,",
+  "20261202-160644-kppu,pytorch 1.13.0a0 bmm,cpu (torch),1,1,echo3,1,1.461,684.5,493.4,684.5,1,6800,5062672409,0.0009,,,,",
+  "20261202-160644-kppu,pytorch 1.13.0a0 bmm,cpu (torch),1,1,echo3,64,4.681,13671.4,493.4,13671.4,1,6800,5062672409,0.0184,,,,",
+  "20261202-160644-kppu,fused,wasm,1,1,echo3,64,1.013,63199.4,493.4,13671.4,4.623,6800,5062672409,0.0849,,,,",
+  "20261202-160644-kppu,fused,wasm,1,1,echo10-h60,64,16.082,3979.6,293.2,592.8,6.713,1110000,5062672409,0.8725,,,,",
+  "20261202-160644-kppu,fused,wasm,1,2,echo3,64,1.302,98471.1,493.4,13671.4,7.203,6800,5062672409,0.0661,,,,",
+  "20261202-160644-kppu,echolab,wasm,1,1,echo3,1,,,,,,,,,,,,1.39",
 ].join("\n") + "\n";
 
 Deno.test("bench CSV: a speed row's multiply-adds must be its model's; an end-to-end row leaves the figures empty", () => {
@@ -80,7 +80,7 @@ Deno.test("bench CSV: a speed row's multiply-adds must be its model's; an end-to
     [...lines.slice(0, line), lines[line].replace(from, to), ...lines.slice(line + 1)].join("\n");
   assert.throws(() => parseCsv(bad(4, ",6800,", ",6801,"), "b.csv", BENCH_CSV), ReadbackError, "must be 6800");
   assert.throws(
-    () => parseCsv(bad(7, "1,,,,,,,,,1.39", "1,,,,,,,6800,,,1.39"), "b.csv", BENCH_CSV),
+    () => parseCsv(bad(7, "1,,,,,,,,,,,,1.39", "1,,,,,,,6800,,,,,,1.39"), "b.csv", BENCH_CSV),
     ReadbackError,
     "macs_per_replica_step must be empty on an end-to-end row",
   );

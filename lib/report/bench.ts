@@ -48,8 +48,15 @@ export function benchReport(rows: Row[], path: string): BenchReport {
       Number(w.replica_steps_per_s) / Number(row(impl, "cpu", w.model, w.replicas_per_process)?.replica_steps_per_s)
     ).filter(Number.isFinite);
   const range = (xs: number[]) => `${f1(Math.min(...xs))}-${f1(Math.max(...xs))}x`;
+  // The WebGPU epoch's per-step counts (issue 17), as columns only where the run measured them.
+  const gpu = speed.some((r) => (r.dispatches_per_step ?? "") !== "");
+  const gpuCells = (r: Row) =>
+    gpu ? ` ${r.dispatches_per_step || "-"} | ${r.host_ms_per_step || "-"} | ${r.tiles || "-"} |` : "";
   const table =
-    "| implementation | backend | model | processes x replicas | ms / step (per process) | replicas x steps / s | PyTorch 1 seed | PyTorch bmm | vs best PyTorch | of the f32x4 limit |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" +
+    "| implementation | backend | model | processes x replicas | ms / step (per process) | replicas x steps / s | PyTorch 1 seed | PyTorch bmm | vs best PyTorch | of the f32x4 limit |" +
+    (gpu ? " dispatches / step | host ms / step | tiles |" : "") +
+    "\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (gpu ? " ---: | ---: | ---: |" : "") +
+    "\n" +
     speed.map((r) =>
       `| ${r.impl} | ${r.backend} | ${r.model} | ${r.processes} x ${r.replicas_per_process}${
         r.threads === "1" ? "" : ` (${r.threads} threads)`
@@ -57,7 +64,7 @@ export function benchReport(rows: Row[], path: string): BenchReport {
         cell(r.torch_seed_steps_per_s || seedOf(r.model), int)
       } | ${cell(r.torch_batched_replica_steps_per_s, int)} | ${cell(r.ratio_to_best_torch, f2)} | ${
         cell(r.fraction_of_peak, (x) => `${f1(100 * x)}%`)
-      } |`
+      } |${gpuCells(r)}`
     ).join("\n");
   const e2e = (impl: string) => rows.find((r) => r.impl.startsWith(impl) && r.end_to_end_s !== "")?.end_to_end_s;
   const procs = speed.find((r) => r.processes !== "1")?.processes ?? "1";

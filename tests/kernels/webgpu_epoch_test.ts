@@ -1,4 +1,4 @@
-// mutants: fast 3
+// mutants: fast 10
 /**
  * The WebGPU family's whole epoch (`lib/kernels/webgpu/epoch.ts`: the data made on the device, the fused step per
  * chunk, the tallies on the device) against trainEpoch's per-step path on webgpu (`webgpuStep` chunk by chunk on
@@ -22,6 +22,7 @@ import { makeOptimizer, type OptimizerName } from "../../lib/optim.ts";
 import { trainEpoch } from "../../lib/train.ts";
 import { epochCounts, resetEpochCounts, webgpuEpoch } from "../../lib/kernels/webgpu/epoch.ts";
 import { resetStepCounts, setStepLimits, stepCounts } from "../../lib/kernels/webgpu/step.ts";
+import { measureWebGpuEpochs } from "../../lib/kernels/webgpu/step_measure.ts";
 
 const slow = Deno.env.get("ECHOLAB_SLOW") === "1";
 const adapter = await findWebGpuAdapter();
@@ -251,6 +252,32 @@ gpuTest("6 dispatches a chunk (2 data, 2 step, 2 tally); past H 64 it declines a
   opt.dispose();
   wide.dispose();
 });
+
+gpuTest(
+  "measureWebGpuEpochs: dispatches and host ms per step of the epochs it ran, null for the per-step path",
+  async () => {
+    const model = new SimpleRNN({ cell: "rnn", hidden: 4, seeds: SEEDS });
+    const optimizer = makeOptimizer("rmsprop", model.variables, 0.01);
+    const datas = EchoData.forSeeds(SEEDS, { echoStep: 2, batchSize: B, seriesLength: CHUNKS * T, truncatedLength: T });
+    let state: State = (await trainEpoch(model, optimizer, datas, null)).state;
+    const epochs = await measureWebGpuEpochs(async () => {
+      for (let e = 0; e < 2; e++) state = (await trainEpoch(model, optimizer, datas, state)).state;
+    });
+    const m = epochs.measure!;
+    assert.equal(m.chunks, 2 * CHUNKS);
+    assert.deepEqual([m.dispatches, m.stepDispatches, m.tiles], [6, 2, 1]);
+    assert.ok(m.hostMs > 0 && m.submitMs >= 0, JSON.stringify(m));
+    const choice = model.kernelChoice();
+    model.kernelChoice = () => ({ ...choice, kernel: { ...choice.kernel, epoch: undefined } });
+    const steps = await measureWebGpuEpochs(async () => {
+      state = (await trainEpoch(model, optimizer, datas, state)).state;
+    });
+    assert.equal(steps.measure, null);
+    tf.dispose(state!);
+    optimizer.dispose();
+    model.dispose();
+  },
+);
 
 if (slow) {
   for (const cell of CELLS) {

@@ -63,9 +63,14 @@ export interface EpochCounts {
   chunks: number;
   /** Reads of the tallies (each a copy to the host and a wait). */
   reads: number;
+  /**
+   * JavaScript milliseconds inside the epochs, waits for the device's reads left out (time inside
+   * `GPUQueue.submit` is in: a software adapter runs the shaders there; `step_measure.ts` takes it apart).
+   */
+  hostMs: number;
 }
 
-const counts: EpochCounts = { epochs: 0, chunks: 0, reads: 0 };
+const counts: EpochCounts = { epochs: 0, chunks: 0, reads: 0, hostMs: 0 };
 
 /** The counts since {@linkcode resetEpochCounts}. */
 export function epochCounts(): EpochCounts {
@@ -73,7 +78,7 @@ export function epochCounts(): EpochCounts {
 }
 
 export function resetEpochCounts(): void {
-  Object.assign(counts, { epochs: 0, chunks: 0, reads: 0 });
+  Object.assign(counts, { epochs: 0, chunks: 0, reads: 0, hostMs: 0 });
 }
 
 const GROUP = 64;
@@ -147,6 +152,16 @@ export async function webgpuEpoch(
   // One chunk's x (and y) in one binding: past that, the per-step path (tiles of the data are not made here).
   if (4 * S * B * T > webgpuBufferLimit()) return null;
 
+  const start = performance.now();
+  let waited = 0;
+  const wait = async <X>(p: Promise<X>) => {
+    const from = performance.now();
+    try {
+      return await p;
+    } finally {
+      waited += performance.now() - from;
+    }
+  };
   // Chunk 0 draws each replica's series for the epoch (unless fixed), as the per-step path's first chunk does.
   for (const d of datas) if (!d.fixedSeries) d.draw++;
   const drawList = datas.map((d) => d.draw);
@@ -167,7 +182,7 @@ export async function webgpuEpoch(
     if (!pending) return;
     const { done, tally: t, values } = pending;
     pending = null;
-    const v = await values;
+    const v = await wait(values);
     t.dispose();
     for (let r = 0; r < S; r++) {
       input.alive[r] = v[r] !== 0;
@@ -223,5 +238,6 @@ export async function webgpuEpoch(
     tf.dispose(owned);
   }
   counts.epochs++;
+  counts.hostMs += performance.now() - start - waited;
   return { state: state ?? [] };
 }

@@ -11,6 +11,7 @@
 import { tf } from "../../tf.ts";
 import type { StepModel, StepOptimizer } from "../kernel.ts";
 import { resetStepCounts, stepCounts, webgpuStep } from "./step.ts";
+import { epochCounts, resetEpochCounts } from "./epoch.ts";
 
 /** Per-step figures of {@linkcode measureWebGpuStep}. */
 export interface StepMeasure {
@@ -105,5 +106,66 @@ export async function measureWebGpuStep(
     copies: c.copies / steps,
     hostMs: (hostMs - submitMs) / steps,
     submitMs: submitMs / steps,
+  };
+}
+
+/** Per-chunk figures of the WebGPU epochs {@linkcode measureWebGpuEpochs} ran (a chunk is one training step). */
+export interface EpochMeasure {
+  chunks: number;
+  /** Tiles of the fused step's last chunk. */
+  tiles: number;
+  /** Every compute dispatch per chunk: the data (2), the fused step (2 per tile) and the tallies (2). */
+  dispatches: number;
+  /** The fused step's own dispatches per chunk. */
+  stepDispatches: number;
+  /** Host milliseconds per chunk: the epochs' JavaScript time, less waits for reads and time inside `submit`. */
+  hostMs: number;
+  /** Milliseconds per chunk inside `GPUQueue.submit` (llvmpipe runs the shaders there). */
+  submitMs: number;
+}
+
+/**
+ * Runs `run` (training epochs through `trainEpoch`, which takes `epoch.ts`'s WebGPU epoch) and measures what its
+ * WebGPU epochs cost the host per chunk; null where no WebGPU epoch ran (the per-step path did).
+ */
+export async function measureWebGpuEpochs<T>(
+  run: () => Promise<T>,
+): Promise<{ value: T; measure: EpochMeasure | null }> {
+  const proto = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
+  const dispatch = proto.dispatchWorkgroups, submit = queue.submit;
+  let device = 0, submitMs = 0;
+  resetEpochCounts();
+  resetStepCounts();
+  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
+    device++;
+    return dispatch.apply(this, args);
+  };
+  queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
+    const start = performance.now();
+    try {
+      return submit.apply(this, args);
+    } finally {
+      submitMs += performance.now() - start;
+    }
+  };
+  let value: T;
+  try {
+    value = await run();
+  } finally {
+    proto.dispatchWorkgroups = dispatch;
+    queue.submit = submit;
+  }
+  const e = epochCounts(), s = stepCounts();
+  if (e.chunks === 0) return { value, measure: null };
+  return {
+    value,
+    measure: {
+      chunks: e.chunks,
+      tiles: s.tiles,
+      dispatches: device / e.chunks,
+      stepDispatches: s.dispatches / e.chunks,
+      hostMs: (e.hostMs - submitMs) / e.chunks,
+      submitMs: submitMs / e.chunks,
+    },
   };
 }
