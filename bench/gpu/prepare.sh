@@ -3,7 +3,9 @@
 #   deno.xz               this machine's Deno binary (92 MB), xz-compressed (about 30 MB)
 #   node_modules.tar.xz   a fresh `deno install` of HEAD, no source maps, with the files of only the packages the GPU
 #                         run imports (run.sh's entry points and the webgpu backend, which the lockfile pins): about 8 MB
-#   debs/                 Debian's Vulkan loader (libvulkan1), unpacked there with dpkg -x
+#   debs/                 Debian's Vulkan loader (libvulkan1) and the GL vendor-neutral libraries NVIDIA's Vulkan
+#                         driver loads (libglvnd0, libegl1, libglx0, libopengl0, libgl1, libgles2), each unpacked
+#                         there with dpkg -x only where the system has none
 # Run it here, from a clean checkout of what you want to measure, with npm and Debian reachable:
 #   bash bench/gpu/prepare.sh
 # then, with the device tool: run(command="bash bench/gpu/run.sh", carry=[".gpu"], timeout_s=540).
@@ -26,7 +28,8 @@ git clone -q . "$tmp/repo"
 # (measured with this Deno, 2.9.6, and an unreachable registry); it loads no other file of a package it is not asked for.
 webgpu=$(sed -n 's/^export const WEBGPU_PACKAGE = "\(npm:[^"]*\)";$/\1/p' "$tmp/repo/lib/backend.ts")
 [ -n "$webgpu" ] || { echo "no WEBGPU_PACKAGE in lib/backend.ts" >&2 && exit 1; }
-printf 'import "%s";\n' ./lib/backend.ts ./tests/webgpu_test.ts ./bench/bench.ts ./experiments/echo3.ts \
+printf 'import "%s";\n' ./lib/backend.ts ./tests/kernels/webgpu_test.ts ./tests/kernels/webgpu_bits_test.ts \
+  ./tests/kernels/webgpu_step_test.ts ./tests/kernels/webgpu_epoch_test.ts ./bench/bench.ts ./experiments/echo3.ts \
   ./experiments/capacity.ts "$webgpu" >"$tmp/repo/gpu_run.ts"
 (cd "$tmp/repo" && deno info --json gpu_run.ts) >"$tmp/info.json"
 deno eval 'const [file, dir] = Deno.args;
@@ -51,6 +54,7 @@ tar -C "$tmp/repo" -cJf "$out/node_modules.tar.xz" --exclude='*.map' node_module
 apt=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
 mkdir -p /tmp/amd64/partial
 apt-get "${apt[@]}" update -qq
-(cd "$out/debs" && apt-get "${apt[@]}" download libvulkan1 >/dev/null)
+(cd "$out/debs" && apt-get "${apt[@]}" download libvulkan1 libglvnd0 libegl1 libglx0 libopengl0 libgl1 libgles2 \
+  >/dev/null)
 
 du -sh "$out"/* "$out"/debs/*
