@@ -165,7 +165,16 @@ Deno.test("exp:data prints the notebook's preview and writes its CSV", async () 
 Deno.test("an interrupted run keeps every row it finished", async () => {
   const out = await Deno.makeTempDir({ prefix: "echolab-test-" });
   const child = new Deno.Command("deno", {
-    args: ["run", "--allow-read", `--allow-write=${out}`, "experiments/echo3.ts", "--epochs", "1000", "--series", "200"]
+    args: [
+      "run",
+      "--allow-read",
+      `--allow-write=${out}`,
+      "experiments/echo3.ts",
+      "--epochs",
+      "10000",
+      "--series",
+      "200",
+    ]
       .concat(["--backend", "wasm", "--out", out]),
     cwd: new URL("../../", import.meta.url).pathname,
     stdout: "null",
