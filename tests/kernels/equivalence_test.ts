@@ -29,7 +29,10 @@
  * - loss: PARITY_TOL.outputs (rtol 1e-5, atol 1e-9), entry by entry.
  * - gradients and clipped gradients (PARITY_TOL.grads' rtol 1e-4) and the state carried out (rtol 1e-5): each
  *   entry within rtol of itself plus rtol of its tensor's largest entry (in its replica) plus FLOOR (8 float32
- *   ulps, 8 x 2^-23) of the largest entry of any of the replica's gradients (states). PARITY_TOL's atol 1e-9 is
+ *   ulps, 8 x 2^-23) per layer of the largest entry of any of the replica's gradients (states): rounding grows
+ *   with the layers a gradient flows back through, and the WebGPU step, which sums each gradient in one thread's
+ *   order, put lstm 6 layers' bias_ih_l4 gradient [14] at 1.26x of the 8 ulps of one layer (2.4414e-6 against
+ *   2.4401e-6, 1.27e-9 off) at step 3 with clip 0.01. PARITY_TOL's atol 1e-9 is
  *   too tight for float32 against float32: webgpu's irnn H 5 1-layer weight_hh gradient [0, 0] is 7.6098e-6
  *   where cpu's is 7.6140e-6 (5.5e-4 relative; 4.2e-9 off, a few ulps of the 1e-2 terms that cancel to it), and
  *   cpu fused and wasm op land on 1.0x of the tensor-relative term alone after 2 steps of irnn 6 layers.
@@ -256,6 +259,8 @@ function disagreements(what: string, got: Trace, ref: Trace, expected: Float32Ar
     );
   };
   const [OUT, GRAD] = [PARITY_TOL.outputs.rtol, PARITY_TOL.grads.rtol];
+  // FLOOR per layer: a gradient's rounding grows with the layers it flows back through.
+  const floor = FLOOR * ref.names.filter((n) => n.startsWith("rnn.weight_hh_l")).length;
   const replica = (b: Float32Array) => (i: number) => Math.floor(i / (b.length / SEEDS.length));
   // Tensors of one kind (a step's gradients, the state): rtol of the entry and of its tensor's largest entry (in
   // its replica), plus FLOOR times the largest entry of the replica's tensors of that kind.
@@ -264,7 +269,7 @@ function disagreements(what: string, got: Trace, ref: Trace, expected: Float32Ar
     const most = tensors.reduce((m, x) => m.map((v, r) => Math.max(v, x[r])));
     bs.forEach((b, n) => {
       const r = replica(b);
-      check(kind, names[n], as[n], b, (i) => rtol * (Math.abs(b[i]) + tensors[n][r(i)]) + FLOOR * most[r(i)]);
+      check(kind, names[n], as[n], b, (i) => rtol * (Math.abs(b[i]) + tensors[n][r(i)]) + floor * most[r(i)]);
     });
   };
   ref.names.forEach((n, i) => check("start", `${n} before training`, got.init[i], ref.init[i], () => 0));
