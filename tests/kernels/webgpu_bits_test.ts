@@ -7,9 +7,10 @@
  * own series. Runs wherever WebGPU finds an adapter (llvmpipe here); without one every test is
  * ignored and one line says why.
  */
+import { webgpuTests } from "../_webgpu.ts";
 import { assert } from "../_assert.ts";
 import { tf } from "../../lib/tf.ts";
-import { findWebGpuAdapter, useBackend } from "../../lib/backend.ts";
+import { findWebGpuAdapter } from "../../lib/backend.ts";
 import { echoBits, streamKey } from "../../lib/echo_bits.ts";
 import { EchoData } from "../../lib/echo_data.ts";
 import { echoBitsWebGpu, philoxWebGpu, seedTensor } from "../../lib/kernels/webgpu/echo_bits.ts";
@@ -18,24 +19,7 @@ const adapter = await findWebGpuAdapter();
 const skip = typeof adapter === "string" ? adapter : null;
 if (skip) console.log(`webgpu bits tests skipped: ${skip}`);
 
-/** A test that runs on the webgpu backend and leaves cpu active behind it. */
-function gpuTest(name: string, fn: () => Promise<void> | void): void {
-  Deno.test({
-    name: `webgpu bits: ${name}`,
-    ignore: skip !== null,
-    // tfjs-webgpu keeps its GPUDevice (a Deno resource) for the life of the process.
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      await useBackend("webgpu");
-      try {
-        await fn();
-      } finally {
-        await tf.setBackend("cpu");
-      }
-    },
-  });
-}
+const gpuTest = webgpuTests("webgpu bits", skip);
 
 const STREAMS = ["train", "test", "echo-check"];
 const SEEDS = [0, 1, 42, 0x7fffffff, 0x80000000, 0xffffffff];

@@ -13,9 +13,10 @@
  * replica diverging) and lstm H 3 (RMSprop, fixed series), 4 replicas, 4 chunks. `ECHOLAB_SLOW=1` adds every cell
  * at 1-2 layers with both optimizers, and several tiles.
  */
+import { webgpuTests } from "../_webgpu.ts";
 import { assert } from "../_assert.ts";
 import { tf } from "../../lib/tf.ts";
-import { findWebGpuAdapter, useBackend } from "../../lib/backend.ts";
+import { findWebGpuAdapter } from "../../lib/backend.ts";
 import { EchoData } from "../../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN, type State } from "../../lib/models.ts";
 import { makeOptimizer, type OptimizerName } from "../../lib/optim.ts";
@@ -200,24 +201,7 @@ async function compare(setups: Setup[], seeds = SEEDS): Promise<void> {
   }
 }
 
-function gpuTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: `webgpu epoch: ${name}`,
-    ignore: skip !== null,
-    // tfjs-webgpu keeps its GPUDevice (a Deno resource) for the life of the process.
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      await useBackend("webgpu");
-      try {
-        await fn();
-      } finally {
-        setStepLimits(null);
-        await tf.setBackend("cpu");
-      }
-    },
-  });
-}
+const gpuTest = webgpuTests("webgpu epoch", skip, () => setStepLimits(null));
 
 gpuTest("rnn H 4 L2 adam clip fresh series with a replica diverging, lstm H 3 rmsprop fixed series", () =>
   compare([

@@ -17,10 +17,11 @@
  * tiles against 1 tile, bit for bit; 2 dispatches per tile and no other; a dead replica; H 65 falls back.
  * `ECHOLAB_SLOW=1` adds every cell x layers 1-3 x RMSprop/Adam x clip off/on at H 3 and 5, and H 33 and 64.
  */
+import { webgpuTests } from "../_webgpu.ts";
 import { assert } from "../_assert.ts";
 import { PARITY_TOL } from "../_fixtures.ts";
 import { tf } from "../../lib/tf.ts";
-import { findWebGpuAdapter, useBackend } from "../../lib/backend.ts";
+import { findWebGpuAdapter } from "../../lib/backend.ts";
 import { EchoData } from "../../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN } from "../../lib/models.ts";
 import { makeOptimizer, type Optimizer, type OptimizerName, OPTIMIZERS } from "../../lib/optim.ts";
@@ -227,24 +228,7 @@ async function compare(combos: Combo[]): Promise<void> {
   if (failures.length) assert.fail(`${failures.length} disagreements:\n${failures.slice(0, 20).join("\n")}`);
 }
 
-function gpuTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: `webgpu step: ${name}`,
-    ignore: skip !== null,
-    // tfjs-webgpu keeps its GPUDevice (a Deno resource) for the life of the process.
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      await useBackend("webgpu");
-      try {
-        await fn();
-      } finally {
-        setStepLimits(null);
-        await tf.setBackend("cpu");
-      }
-    },
-  });
-}
+const gpuTest = webgpuTests("webgpu step", skip, () => setStepLimits(null));
 
 gpuTest(
   "agrees with the op-level reference on cpu (rnn H 5 L2 adam clip, lstm H 4, gru H 9 L2 adam clip)",

@@ -5,11 +5,12 @@
  * Without an adapter every test is ignored and one line says why.
  */
 // mutants: fast 10
+import { webgpuTests } from "../_webgpu.ts";
 import { assert, assertAllClose, assertClose, type Tolerance } from "../_assert.ts";
 import { comparisons, loadCases, loadOptimFixtures, ours, outputsAndGrads, PARITY_TOL, replay } from "../_fixtures.ts";
 import { runScript } from "../_run.ts";
 import { tf } from "../../lib/tf.ts";
-import { findWebGpuAdapter, useBackend } from "../../lib/backend.ts";
+import { findWebGpuAdapter } from "../../lib/backend.ts";
 import { EchoData } from "../../lib/echo_data.ts";
 import { type CellKind, CELLS, SimpleRNN, type State } from "../../lib/models.ts";
 import { Adam, makeOptimizer, type OptimizerName, RMSprop } from "../../lib/optim.ts";
@@ -22,24 +23,7 @@ const adapter = await findWebGpuAdapter();
 const skip = typeof adapter === "string" ? adapter : null;
 if (skip) console.log(`webgpu tests skipped: ${skip}`);
 
-/** A test that runs on the webgpu backend and leaves cpu active behind it. */
-function gpuTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: `webgpu: ${name}`,
-    ignore: skip !== null,
-    // tfjs-webgpu keeps its GPUDevice (a Deno resource) for the life of the process.
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      await useBackend("webgpu");
-      try {
-        await fn();
-      } finally {
-        await tf.setBackend("cpu");
-      }
-    },
-  });
-}
+const gpuTest = webgpuTests("webgpu", skip);
 
 /**
  * PyTorch parity on the GPU. Outputs as PARITY_TOL. Gradients: the GPU sums over batch and steps
