@@ -13,7 +13,7 @@
  */
 import { tf } from "../../tf.ts";
 import type { EpochInput, StepModel, StepOptimizer, TrainEpoch } from "../kernel.ts";
-import { CELL_CODE, layout, ruleArgs, shapeOf, wasm } from "./step.ts";
+import { CELL_CODE, copyIn, copyOut, layout, ruleArgs, shapeOf, wasm } from "./step.ts";
 
 /**
  * Milliseconds between reads of the tallies: a read copies 3 S numbers and
@@ -56,13 +56,7 @@ export const cpuEpoch: TrainEpoch = (model: StepModel, optimizer: StepOptimizer,
   const buffer = wasm.memory.buffer;
   const f32 = new Float32Array(buffer), f64 = new Float64Array(buffer), u8 = new Uint8Array(buffer);
   const [m1, m2] = first.kind === "adam" ? [first.m, first.v] : [first.sq, null];
-  let at = 0;
-  vars.forEach((v, i) => {
-    f32.set(v.dataSync() as Float32Array, mem.params + at);
-    f32.set(m1[i], mem.m1 + at);
-    if (m2) f32.set(m2[i], mem.m2 + at);
-    at += v.size;
-  });
+  copyIn(f32, mem, vars, m1, m2);
   // Chunk 0 draws each replica's series for the epoch (unless fixed), as the per-step path's first chunk does.
   datas.forEach((d, s) => {
     d.chunk(0);
@@ -126,15 +120,7 @@ export const cpuEpoch: TrainEpoch = (model: StepModel, optimizer: StepOptimizer,
       nextRead = performance.now() + READ_MS;
     }
   }
-  at = 0;
-  vars.forEach((v, i) => {
-    const next = tf.tensor(f32.slice(mem.params + at, mem.params + at + v.size), v.shape);
-    v.assign(next);
-    next.dispose();
-    m1[i].set(f32.subarray(mem.m1 + at, mem.m1 + at + v.size));
-    m2?.[i].set(f32.subarray(mem.m2 + at, mem.m2 + at + v.size));
-    at += v.size;
-  });
+  copyOut(f32, mem, vars, m1, m2);
   const state = Array.from(
     { length: nState },
     (_, i) => tf.tensor3d(f32.slice(mem.stateIn + i * stateFloats, mem.stateIn + (i + 1) * stateFloats), [S, B, H]),

@@ -73,6 +73,49 @@ export function layout<L extends Record<string, number>>(sizes: L): L {
   return at as L;
 }
 
+/** Where the parameters and the optimizer's two moments start in the module's memory (float indices). */
+interface ParamRegions {
+  params: number;
+  m1: number;
+  m2: number;
+}
+
+/** Every variable's values and its moments `m1` (and `m2`: Adam's second) into the module's memory, in order. */
+export function copyIn(
+  f32: Float32Array,
+  mem: ParamRegions,
+  vars: tf.Variable[],
+  m1: Float32Array[],
+  m2: Float32Array[] | null,
+): void {
+  let at = 0;
+  vars.forEach((v, i) => {
+    f32.set(v.dataSync() as Float32Array, mem.params + at);
+    f32.set(m1[i], mem.m1 + at);
+    if (m2) f32.set(m2[i], mem.m2 + at);
+    at += v.size;
+  });
+}
+
+/** The updated parameters into the variables and the moments into the optimizer's arrays: {@linkcode copyIn} back. */
+export function copyOut(
+  f32: Float32Array,
+  mem: ParamRegions,
+  vars: tf.Variable[],
+  m1: Float32Array[],
+  m2: Float32Array[] | null,
+): void {
+  let at = 0;
+  vars.forEach((v, i) => {
+    const next = tf.tensor(f32.slice(mem.params + at, mem.params + at + v.size), v.shape);
+    v.assign(next);
+    next.dispose();
+    m1[i].set(f32.subarray(mem.m1 + at, mem.m1 + at + v.size));
+    m2?.[i].set(f32.subarray(mem.m2 + at, mem.m2 + at + v.size));
+    at += v.size;
+  });
+}
+
 /** The model's shape where it gives it (`SimpleRNN` does), else null. */
 export function shapeOf(model: StepModel): { cell: CellKind; hidden: number; layers: number } | null {
   const { cell, hidden, layers } = model;
@@ -110,13 +153,7 @@ export function cpuStep(model: StepModel, optimizer: StepOptimizer, input: StepI
   });
   const f32 = new Float32Array(wasm.memory.buffer);
   const [first, second] = update.kind === "adam" ? [update.m, update.v] : [update.sq, null];
-  let at = 0;
-  vars.forEach((v, i) => {
-    f32.set(v.dataSync() as Float32Array, mem.params + at);
-    f32.set(first[i], mem.m1 + at);
-    if (second) f32.set(second[i], mem.m2 + at);
-    at += v.size;
-  });
+  copyIn(f32, mem, vars, first, second);
   f32.set(input.x.dataSync() as Float32Array, mem.x);
   f32.set(input.y.dataSync() as Float32Array, mem.y);
   if (input.state) input.state.forEach((t, i) => f32.set(t.dataSync() as Float32Array, mem.stateIn + i * stateFloats));
@@ -149,15 +186,7 @@ export function cpuStep(model: StepModel, optimizer: StepOptimizer, input: StepI
     clip,
     ...ruleArgs(update),
   );
-  at = 0;
-  vars.forEach((v, i) => {
-    const next = tf.tensor(f32.slice(mem.params + at, mem.params + at + v.size), v.shape);
-    v.assign(next);
-    next.dispose();
-    first[i].set(f32.subarray(mem.m1 + at, mem.m1 + at + v.size));
-    second?.[i].set(f32.subarray(mem.m2 + at, mem.m2 + at + v.size));
-    at += v.size;
-  });
+  copyOut(f32, mem, vars, first, second);
   if (input.onGrads) {
     tf.tidy(() => {
       let from = mem.grads;
