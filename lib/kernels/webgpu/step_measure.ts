@@ -42,9 +42,6 @@ export async function measureWebGpuStep(
 ): Promise<StepMeasure> {
   let alive = tf.ones([x.shape[0]]) as tf.Tensor1D;
   let state: tf.Tensor3D[] | null = null;
-  const proto = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
-  const dispatch = proto.dispatchWorkgroups, submit = queue.submit;
-  let device = 0, submitMs = 0;
   const one = () => {
     const out = webgpuStep(model, optimizer, {
       x,
@@ -69,18 +66,7 @@ export async function measureWebGpuStep(
   resetStepCounts();
   let hostMs = 0;
   let last: tf.Tensor1D | null = null;
-  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
-    device++;
-    return dispatch.apply(this, args);
-  };
-  queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
-    const start = performance.now();
-    try {
-      return submit.apply(this, args);
-    } finally {
-      submitMs += performance.now() - start;
-    }
-  };
+  const watch = watchDevice();
   try {
     for (let i = 0; i < steps; i++) {
       const start = performance.now();
@@ -91,8 +77,7 @@ export async function measureWebGpuStep(
       last = out.loss;
     }
   } finally {
-    proto.dispatchWorkgroups = dispatch;
-    queue.submit = submit;
+    watch.stop();
   }
   await last?.data();
   last?.dispose();
@@ -102,10 +87,10 @@ export async function measureWebGpuStep(
     steps,
     tiles: c.tiles,
     dispatches: c.dispatches / steps,
-    deviceDispatches: device / steps,
+    deviceDispatches: watch.dispatches / steps,
     copies: c.copies / steps,
-    hostMs: (hostMs - submitMs) / steps,
-    submitMs: submitMs / steps,
+    hostMs: (hostMs - watch.submitMs) / steps,
+    submitMs: watch.submitMs / steps,
   };
 }
 
@@ -125,19 +110,15 @@ export interface EpochMeasure {
 }
 
 /**
- * Runs `run` (training epochs through `trainEpoch`, which takes `epoch.ts`'s WebGPU epoch) and measures what its
- * WebGPU epochs cost the host per chunk; null where no WebGPU epoch ran (the per-step path did).
+ * Counts the compute dispatches the device is given and the milliseconds spent inside `GPUQueue.submit` (where
+ * llvmpipe runs the shaders) from now until `stop`, by wrapping the two WebGPU methods; `stop` puts them back.
  */
-export async function measureWebGpuEpochs<T>(
-  run: () => Promise<T>,
-): Promise<{ value: T; measure: EpochMeasure | null }> {
+function watchDevice(): { readonly dispatches: number; readonly submitMs: number; stop(): void } {
   const proto = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
   const dispatch = proto.dispatchWorkgroups, submit = queue.submit;
-  let device = 0, submitMs = 0;
-  resetEpochCounts();
-  resetStepCounts();
+  const seen = { dispatches: 0, submitMs: 0 };
   proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
-    device++;
+    seen.dispatches++;
     return dispatch.apply(this, args);
   };
   queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
@@ -145,15 +126,38 @@ export async function measureWebGpuEpochs<T>(
     try {
       return submit.apply(this, args);
     } finally {
-      submitMs += performance.now() - start;
+      seen.submitMs += performance.now() - start;
     }
   };
+  return {
+    get dispatches() {
+      return seen.dispatches;
+    },
+    get submitMs() {
+      return seen.submitMs;
+    },
+    stop() {
+      proto.dispatchWorkgroups = dispatch;
+      queue.submit = submit;
+    },
+  };
+}
+
+/**
+ * Runs `run` (training epochs through `trainEpoch`, which takes `epoch.ts`'s WebGPU epoch) and measures what its
+ * WebGPU epochs cost the host per chunk; null where no WebGPU epoch ran (the per-step path did).
+ */
+export async function measureWebGpuEpochs<T>(
+  run: () => Promise<T>,
+): Promise<{ value: T; measure: EpochMeasure | null }> {
+  resetEpochCounts();
+  resetStepCounts();
+  const watch = watchDevice();
   let value: T;
   try {
     value = await run();
   } finally {
-    proto.dispatchWorkgroups = dispatch;
-    queue.submit = submit;
+    watch.stop();
   }
   const e = epochCounts(), s = stepCounts();
   if (e.chunks === 0) return { value, measure: null };
@@ -162,10 +166,10 @@ export async function measureWebGpuEpochs<T>(
     measure: {
       chunks: e.chunks,
       tiles: s.tiles,
-      dispatches: device / e.chunks,
+      dispatches: watch.dispatches / e.chunks,
       stepDispatches: s.dispatches / e.chunks,
-      hostMs: (e.hostMs - submitMs) / e.chunks,
-      submitMs: submitMs / e.chunks,
+      hostMs: (e.hostMs - watch.submitMs) / e.chunks,
+      submitMs: watch.submitMs / e.chunks,
     },
   };
 }
